@@ -1,0 +1,80 @@
+"""submit_batch: S3 upload events from the intake queue become jobs, chunks and Sync batches."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from syncdrop.config import SubmitSettings
+from syncdrop.domain.intake import IntakeLimits, accept_upload
+from syncdrop.domain.services import Services
+from syncdrop.domain.submission import submit_ready_chunks
+from syncdrop.intake import IntakeRules
+from syncdrop.jobs import JobStatus
+from syncdrop.observability import logger, metrics
+from syncdrop.s3_events import uploads_in
+from syncdrop.wiring import build_services
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def runtime() -> tuple[SubmitSettings, Services, IntakeLimits]:
+    """Settings and clients, built once per execution environment (not at import)."""
+    settings = SubmitSettings.from_env()
+    services = build_services(settings)
+    limits = IntakeLimits(
+        rules=IntakeRules(
+            default_model=settings.default_model,
+            max_rows=settings.max_rows_per_file,
+            max_line_bytes=settings.batch_max_bytes // settings.batch_min_lines,
+            presign_s3=None,
+        ),
+        max_upload_bytes=settings.max_upload_bytes,
+        min_lines=settings.batch_min_lines,
+        max_lines=settings.batch_max_lines,
+        max_bytes=settings.batch_max_bytes,
+    )
+    return settings, services, limits
+
+
+def handle_record(record: SQSRecord) -> None:
+    settings, services, limits = runtime()
+    for upload in uploads_in(record.body):
+        if upload.bucket != settings.uploads_bucket:
+            logger.warning("ignoring an event for another bucket", extra={"bucket": upload.bucket})
+            continue
+        logger.append_keys(job_id=upload.job_id)
+        outcome = accept_upload(services, upload, limits)
+        if outcome.fresh:
+            metrics.add_metric("RowsAccepted", MetricUnit.Count, outcome.job.valid)
+            metrics.add_metric("RowsRejected", MetricUnit.Count, outcome.job.rejected)
+            if outcome.job.status is JobStatus.FAILED:
+                metrics.add_metric("FilesRefused", MetricUnit.Count, 1)
+        if outcome.job.status is JobStatus.RUNNING:
+            report = submit_ready_chunks(
+                services,
+                batch_concurrency=settings.batch_concurrency,
+                webhook_base=settings.webhook_url,
+                job_id=outcome.job.job_id,
+            )
+            metrics.add_metric("ChunksSubmitted", MetricUnit.Count, len(report.submitted))
+            metrics.add_metric("ChunksQueued", MetricUnit.Count, report.left_queued)
+        logger.info("upload handled", extra={"status": outcome.job.status.value})
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )

@@ -1,0 +1,64 @@
+"""One retry and timeout policy, shared by every adapter (boto3 and httpx alike)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+import httpx
+from botocore.config import Config
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 4
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+
+    def delays(self) -> Iterator[float]:
+        """Full-jitter exponential backoff, one delay per retry (attempts - 1 of them)."""
+        for attempt in range(self.attempts - 1):
+            yield random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+    def http_timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
+
+    def boto_config(self) -> Config:
+        return Config(
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            retries={"mode": "standard", "total_max_attempts": self.attempts},
+            # botocore validates checksums itself; S3 presigned URLs stay SigV4.
+            signature_version="s3v4",
+        )
+
+
+DEFAULT_POLICY = RetryPolicy()
+
+
+def call_with_retries(
+    operation: Callable[[], T],
+    *,
+    retry_on: Callable[[Exception], bool],
+    policy: RetryPolicy = DEFAULT_POLICY,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run ``operation``; on an exception ``retry_on`` accepts, back off and try again."""
+    delays = policy.delays()
+    while True:
+        try:
+            return operation()
+        except Exception as exc:
+            if not retry_on(exc):
+                raise
+            delay = next(delays, None)
+            if delay is None:
+                raise
+            sleep(delay)

@@ -1,0 +1,61 @@
+"""The uploads bucket: read an upload version as a stream, write and read chunk files."""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO, cast
+
+from botocore.exceptions import ClientError
+
+from syncdrop.errors import StorageError, UploadMissing
+from syncdrop.jobs import UploadRef
+
+
+def _version(upload: UploadRef) -> dict[str, str]:
+    return {"VersionId": upload.version_id} if upload.version_id else {}
+
+
+class S3ObjectStore:
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    def _fail(self, what: str, exc: ClientError) -> Exception:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("NoSuchKey", "NoSuchVersion", "404", "NotFound"):
+            return UploadMissing(f"{what}: {code}")
+        return StorageError(f"S3 {what} failed: {exc}")
+
+    def upload_size(self, upload: UploadRef) -> int:
+        try:
+            head = self._s3.head_object(Bucket=upload.bucket, Key=upload.key, **_version(upload))
+        except ClientError as exc:
+            raise self._fail(f"head s3://{upload.bucket}/{upload.key}", exc) from exc
+        return int(head["ContentLength"])
+
+    def open_upload(self, upload: UploadRef) -> BinaryIO:
+        try:
+            answer = self._s3.get_object(Bucket=upload.bucket, Key=upload.key, **_version(upload))
+        except ClientError as exc:
+            raise self._fail(f"get s3://{upload.bucket}/{upload.key}", exc) from exc
+        return cast(BinaryIO, answer["Body"])
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        try:
+            self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)
+        except ClientError as exc:
+            raise StorageError(f"S3 put s3://{self._bucket}/{key} failed: {exc}") from exc
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            answer = self._s3.get_object(Bucket=self._bucket, Key=key)
+            return cast(bytes, answer["Body"].read())
+        except ClientError as exc:
+            raise StorageError(f"S3 get s3://{self._bucket}/{key} failed: {exc}") from exc
+
+    def presign_get(self, bucket: str, key: str, expires_in: int) -> str:
+        return cast(
+            str,
+            self._s3.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in
+            ),
+        )

@@ -1,0 +1,54 @@
+"""Typed settings for every syncdrop function, read from the environment once at cold start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class SettingsError(RuntimeError):
+    """The function's environment is incomplete or wrong; the deployment must be fixed."""
+
+
+class Settings(BaseModel):
+    """What every function needs: where the state lives and how to reach Sync."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    job_table: str = Field(min_length=1)
+    results_table: str = Field(min_length=1)
+    uploads_bucket: str = Field(min_length=1)
+    sync_api_base_url: str = Field(pattern=r"^https?://[^\s/]+(:\d+)?/?$")
+    sync_api_key_secret_arn: str = Field(min_length=1)
+    batch_concurrency: int = Field(ge=1, le=1000)
+    # Sync's webhook posts here; empty means "no webhook" and the reconciler carries completion.
+    webhook_url: str = ""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if environ is None else environ
+        wanted: dict[str, Any] = {
+            name: env[name.upper()] for name in cls.model_fields if name.upper() in env
+        }
+        try:
+            return cls.model_validate(wanted)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise SettingsError(f"invalid {cls.__name__} environment: {problems}") from exc
+
+
+class SubmitSettings(Settings):
+    """submit_batch: intake limits and batch planning."""
+
+    default_model: str = "lipsync-2"
+    max_rows_per_file: int = Field(default=100_000, ge=1)
+    max_upload_bytes: int = Field(default=200_000_000, ge=1)
+    batch_min_lines: int = Field(default=20, ge=1)
+    batch_max_lines: int = Field(default=500, ge=1)
+    batch_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)

@@ -1,0 +1,255 @@
+"""Turn one uploaded file into a job: read and validate rows, plan chunks, record them."""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
+from typing import IO, BinaryIO
+
+from aws_lambda_powertools import Logger
+
+from syncdrop.adapters.dynamo_results import row_key
+from syncdrop.domain.services import Services
+from syncdrop.errors import SyncOutcomeUnknown, SyncRejected, TransientError, UploadMissing
+from syncdrop.intake import (
+    AcceptedRow,
+    FileRejected,
+    IntakeRules,
+    PlanImpossible,
+    RowRejection,
+    UploadReader,
+    plan_chunks,
+)
+from syncdrop.jobs import Chunk, ChunkStatus, Job, JobStatus, UploadRef, chunk_keys
+from syncdrop.sync_models import Batch
+
+logger = Logger(child=True)
+
+# What a stored copy of a person's columns may cost in one DynamoDB item (limit: 400 KB).
+COLUMNS_BUDGET = 32_000
+REJECTIONS_PER_WRITE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeLimits:
+    rules: IntakeRules
+    max_upload_bytes: int
+    min_lines: int
+    max_lines: int
+    max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeOutcome:
+    job: Job
+    chunks: list[Chunk]
+    fresh: bool  # False when an earlier delivery already read this file
+
+
+def compact_columns(columns: dict[str, str]) -> str:
+    """The person's columns as JSON, with long values cut so one row fits one item."""
+    text = json.dumps(columns, ensure_ascii=False, separators=(",", ":"))
+    if len(text) <= COLUMNS_BUDGET:
+        return text
+    share = max(16, COLUMNS_BUDGET // max(1, len(columns)) - 32)
+    cut = {k[:share]: (v if len(v) <= share else v[:share] + "…") for k, v in columns.items()}
+    return json.dumps(cut, ensure_ascii=False, separators=(",", ":"))[:COLUMNS_BUDGET]
+
+
+def rejection_item(rejection: RowRejection) -> dict[str, object]:
+    return {
+        "row_key": row_key(rejection.row_number),
+        "row_number": rejection.row_number,
+        "request_id": rejection.request_id or "",
+        "status": "REJECTED",
+        "error_message": rejection.reason,
+        "columns": compact_columns(rejection.columns),
+    }
+
+
+class _SpooledRows:
+    """Accepted rows kept on local disk (Lambda's /tmp) so memory stays flat for any file."""
+
+    def __init__(self) -> None:
+        # Closed by close(); the spool outlives any one with-block.
+        self.lines: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        self.manifest: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        self.sizes = array("L")
+
+    def add(self, row: AcceptedRow) -> None:
+        self.lines.write(row.line + b"\n")
+        entry = {"row": row.row_number, "request_id": row.request_id, "columns": row.columns}
+        self.manifest.write(json.dumps(entry, ensure_ascii=False).encode() + b"\n")
+        self.sizes.append(len(row.line))
+
+    def chunks(self, plan: list[range]) -> Iterator[tuple[int, bytes, bytes]]:
+        self.lines.seek(0)
+        self.manifest.seek(0)
+        for number, span in enumerate(plan, start=1):
+            lines = b"".join(islice(self.lines, len(span)))
+            manifest = b"".join(islice(self.manifest, len(span)))
+            yield number, lines, manifest
+
+    def close(self) -> None:
+        self.lines.close()
+        self.manifest.close()
+
+
+def _fail_file(services: Services, job: Job, message: str) -> Job:
+    job.status = JobStatus.FAILED
+    job.message = message
+    services.jobs.finish_intake(job)
+    logger.info("file refused", extra={"job_id": job.job_id, "reason": message})
+    return job
+
+
+def accept_upload(services: Services, upload: UploadRef, limits: IntakeLimits) -> IntakeOutcome:
+    """Record the job for this upload version and, the first time, read the file into chunks.
+
+    Every write is idempotent, so a redelivered or retried event finds the same job and
+    the same chunks and never plans a second set.
+    """
+    job = services.jobs.create_job(
+        Job(
+            job_id=upload.job_id,
+            upload=upload,
+            status=JobStatus.RECEIVED,
+            created_at=services.clock(),
+        )
+    )
+    if job.status is not JobStatus.RECEIVED:
+        return IntakeOutcome(job=job, chunks=services.jobs.job_chunks(job.job_id), fresh=False)
+
+    try:
+        size = upload.size if upload.size is not None else services.objects.upload_size(upload)
+        stream = services.objects.open_upload(upload)
+    except UploadMissing:
+        message = "The file was deleted or replaced before syncdrop could read it. Upload it again."
+        return IntakeOutcome(job=_fail_file(services, job, message), chunks=[], fresh=True)
+    if size > limits.max_upload_bytes:
+        message = (
+            f"The file is {size / 1e6:.1f} MB, more than this deployment accepts "
+            f"({limits.max_upload_bytes / 1e6:.0f} MB). Split it into smaller files."
+        )
+        stream.close()
+        return IntakeOutcome(job=_fail_file(services, job, message), chunks=[], fresh=True)
+
+    spool = _SpooledRows()
+    try:
+        return _read_and_plan(services, job, upload, limits, stream, spool)
+    finally:
+        stream.close()
+        spool.close()
+
+
+def _read_and_plan(
+    services: Services,
+    job: Job,
+    upload: UploadRef,
+    limits: IntakeLimits,
+    raw: BinaryIO,
+    spool: _SpooledRows,
+) -> IntakeOutcome:
+    rejections: list[dict[str, object]] = []
+    rows = valid = rejected = 0
+    stream = io.BufferedReader(raw)  # type: ignore[arg-type]
+    reader = UploadReader(
+        stream, kind="jsonl" if upload.kind == "jsonl" else "csv", rules=limits.rules
+    )
+    try:
+        for outcome in reader:
+            rows += 1
+            if isinstance(outcome, AcceptedRow):
+                valid += 1
+                spool.add(outcome)
+            else:
+                rejected += 1
+                rejections.append(rejection_item(outcome))
+                if len(rejections) >= REJECTIONS_PER_WRITE:
+                    services.results.put_rows(job.job_id, rejections)
+                    rejections.clear()
+    except FileRejected as exc:
+        return IntakeOutcome(job=_fail_file(services, job, exc.message), chunks=[], fresh=True)
+    finally:
+        stream.close()
+    if rejections:
+        services.results.put_rows(job.job_id, rejections)
+
+    job.rows, job.valid, job.rejected = rows, valid, rejected
+    job.columns = list(reader.columns)
+    try:
+        plan = plan_chunks(
+            spool.sizes,
+            min_lines=limits.min_lines,
+            max_lines=limits.max_lines,
+            max_bytes=limits.max_bytes,
+        )
+    except PlanImpossible as exc:
+        reason = str(exc)
+        if valid < limits.min_lines:
+            reason = (
+                f"Only {valid} of {rows} rows are valid; Sync needs at least {limits.min_lines} "
+                f"per batch. Fix the rejected rows listed in the report, or add rows."
+            )
+        return IntakeOutcome(job=_fail_file(services, job, reason), chunks=[], fresh=True)
+
+    if upload.is_dry_run:
+        return _dry_run(services, job, plan, spool)
+
+    chunks: list[Chunk] = []
+    for number, lines, manifest in spool.chunks(plan):
+        input_key, manifest_key = chunk_keys(job.job_id, number)
+        services.objects.put_bytes(input_key, lines, "application/jsonl")
+        services.objects.put_bytes(manifest_key, manifest, "application/jsonl")
+        chunk = Chunk(
+            job_id=job.job_id,
+            number=number,
+            status=ChunkStatus.QUEUED,
+            rows=len(plan[number - 1]),
+            input_key=input_key,
+            manifest_key=manifest_key,
+            updated_at=services.clock(),
+        )
+        services.jobs.put_chunk(chunk)
+        chunks.append(chunk)
+    job.status = JobStatus.RUNNING
+    job.chunk_count = len(chunks)
+    job.message = f"{valid} rows in {len(chunks)} batches; {rejected} rows rejected"
+    services.jobs.finish_intake(job)
+    logger.info(
+        "job planned",
+        extra={"job_id": job.job_id, "rows": rows, "valid": valid, "chunks": len(chunks)},
+    )
+    return IntakeOutcome(job=job, chunks=chunks, fresh=True)
+
+
+def _dry_run(services: Services, job: Job, plan: list[range], spool: _SpooledRows) -> IntakeOutcome:
+    """Ask Sync to validate each planned batch with dry_run=true; create nothing."""
+    verdicts: list[str] = []
+    for number, lines, _manifest in spool.chunks(plan):
+        try:
+            answer = services.sync.create_batch(
+                lines, webhook_url=None, dry_run=True, filename=f"dry-run-{number:05d}.jsonl"
+            )
+        except SyncRejected as exc:
+            verdicts.append(
+                f"batch {number} ({len(plan[number - 1])} rows): refused: {exc.message}"
+            )
+            continue
+        except SyncOutcomeUnknown as exc:
+            # A dry run creates nothing, so asking again is safe: let the queue redeliver.
+            raise TransientError(f"Sync did not answer the dry run: {exc}") from exc
+        if isinstance(answer, Batch):
+            verdicts.append(f"batch {number}: Sync created batch {answer.id} despite dry_run")
+        else:
+            verdicts.append(f"batch {number} ({len(plan[number - 1])} rows): {answer.status}")
+    job.status = JobStatus.VALIDATED
+    job.chunk_count = len(plan)
+    job.message = "Dry run. " + "; ".join(verdicts)
+    services.jobs.finish_intake(job)
+    return IntakeOutcome(job=job, chunks=[], fresh=True)

@@ -1,0 +1,103 @@
+"""Jobs (one per uploaded file version) and their chunks (one Sync batch each)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    RECEIVED = "RECEIVED"  # recorded; the file is being read
+    RUNNING = "RUNNING"  # chunks recorded; batches being submitted or processed
+    COMPLETED = "COMPLETED"  # every chunk terminal; the report is written
+    FAILED = "FAILED"  # the file could not be used; ``message`` says why
+    VALIDATED = "VALIDATED"  # a dry run finished; ``message`` holds the verdict
+
+
+class ChunkStatus(StrEnum):
+    QUEUED = "QUEUED"
+    SUBMITTING = "SUBMITTING"  # a slot is held and POST /v2/batch may be in flight
+    SUBMITTED = "SUBMITTED"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (ChunkStatus.QUEUED, ChunkStatus.SUBMITTING, ChunkStatus.SUBMITTED)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRef:
+    """One version of one uploaded object, as the S3 event named it (key already decoded)."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    size: int | None = None
+    etag: str | None = None
+    # Without versioning there is no versionId: the event's own time tells uploads apart.
+    event_time: str | None = None
+
+    @property
+    def file_name(self) -> str:
+        return self.key.rsplit("/", 1)[-1]
+
+    @property
+    def is_dry_run(self) -> bool:
+        return self.key.startswith("incoming/dry-run/")
+
+    @property
+    def kind(self) -> str:
+        return "jsonl" if self.key.lower().endswith(".jsonl") else "csv"
+
+    @property
+    def job_id(self) -> str:
+        identity = self.version_id or f"{self.etag or ''}@{self.event_time or ''}"
+        return job_id_for(self.bucket, self.key, identity)
+
+
+def job_id_for(bucket: str, key: str, version_id: str) -> str:
+    """Deterministic: a redelivered event for the same object version maps to the same job."""
+    digest = hashlib.sha256(f"{bucket}\n{key}\n{version_id}".encode()).hexdigest()
+    return f"job-{digest[:24]}"
+
+
+@dataclass(slots=True)
+class Job:
+    job_id: str
+    upload: UploadRef
+    status: JobStatus
+    created_at: datetime
+    rows: int = 0
+    valid: int = 0
+    rejected: int = 0
+    chunk_count: int = 0
+    columns: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+@dataclass(slots=True)
+class Chunk:
+    job_id: str
+    number: int
+    status: ChunkStatus
+    rows: int
+    input_key: str
+    manifest_key: str
+    batch_id: str | None = None
+    updated_at: datetime | None = None
+    error: str = ""
+    attempts: int = 0
+
+    @property
+    def holder(self) -> str:
+        """How this chunk is named in the batch-capacity set."""
+        return f"{self.job_id}#{self.number}"
+
+
+def chunk_keys(job_id: str, number: int) -> tuple[str, str]:
+    """S3 keys of a chunk's Sync JSONL and of its row manifest (row numbers and columns)."""
+    base = f"work/{job_id}/chunk-{number:05d}"
+    return f"{base}.jsonl", f"{base}.rows.jsonl"

@@ -1,0 +1,87 @@
+"""The collaborators the domain needs, as protocols: adapters implement them, tests fake them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from enum import StrEnum
+from typing import BinaryIO, Protocol
+
+from syncdrop.jobs import Chunk, ChunkStatus, Job, JobStatus, UploadRef
+from syncdrop.sync_models import Batch, Validated
+
+
+class Claim(StrEnum):
+    CLAIMED = "CLAIMED"
+    NO_CAPACITY = "NO_CAPACITY"  # BatchConcurrency batches are open already
+    NOT_QUEUED = "NOT_QUEUED"  # someone else moved the chunk on
+
+
+class JobStore(Protocol):
+    def create_job(self, job: Job) -> Job:
+        """Record the job unless it exists; return what is stored."""
+        ...
+
+    def get_job(self, job_id: str) -> Job | None: ...
+
+    def finish_intake(self, job: Job) -> bool:
+        """RECEIVED → RUNNING/FAILED/VALIDATED with counts and message; False if not RECEIVED."""
+        ...
+
+    def put_chunk(self, chunk: Chunk) -> None:
+        """Record a QUEUED chunk unless it exists (a retried intake writes the same chunks)."""
+        ...
+
+    def job_chunks(self, job_id: str) -> list[Chunk]: ...
+
+    def open_chunks(
+        self, status: ChunkStatus, *, before: datetime | None = None, limit: int = 100
+    ) -> list[Chunk]:
+        """Chunks in an open status, oldest first, from the OpenChunks index."""
+        ...
+
+    def claim_for_submission(self, chunk: Chunk, *, limit: int, now: datetime) -> Claim: ...
+
+    def mark_submitted(self, chunk: Chunk, batch_id: str, *, now: datetime) -> bool: ...
+
+    def release_to_queue(self, chunk: Chunk, reason: str, *, now: datetime) -> bool: ...
+
+    def fail_chunk(self, chunk: Chunk, reason: str, *, now: datetime) -> bool: ...
+
+    def open_batch_holders(self) -> set[str]: ...
+
+
+class ResultStore(Protocol):
+    def put_rows(self, job_id: str, items: Iterable[dict[str, object]]) -> int:
+        """Write one results item per row (idempotent: keyed by job and row); return count."""
+        ...
+
+
+class ObjectStore(Protocol):
+    def open_upload(self, upload: UploadRef) -> BinaryIO: ...
+
+    def upload_size(self, upload: UploadRef) -> int: ...
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def get_bytes(self, key: str) -> bytes: ...
+
+    def presign_get(self, bucket: str, key: str, expires_in: int) -> str: ...
+
+
+class SyncApi(Protocol):
+    def create_batch(
+        self, jsonl: bytes, *, webhook_url: str | None, dry_run: bool = False, filename: str = ...
+    ) -> Batch | Validated: ...
+
+    def get_batch(self, batch_id: str) -> Batch: ...
+
+
+__all__ = [
+    "Claim",
+    "JobStatus",
+    "JobStore",
+    "ObjectStore",
+    "ResultStore",
+    "SyncApi",
+]

@@ -1,0 +1,36 @@
+"""A local emulator of sync.so's Batch API for syncdrop's demo and tests (see docs/emulator.md)."""
+
+from .batches import BATCH_STATUSES, OPEN_STATUSES, TERMINAL_STATUSES, Timing
+from .clock import Clock
+from .emulator import SyncEmulator
+from .faults import CreateFault, FaultPlan
+from .media import tiny_mp4
+from .outcomes import line_outcome
+from .records import BatchSnapshot, CreateCounts, RequestRecord, WebhookDelivery
+from .settings import EmulatorSettings
+from .signing import signature_header_value, verify_signature_header, webhook_signature
+from .validation import SUPPORTED_MODELS, BatchInputError, Limits
+
+__all__ = [
+    "BATCH_STATUSES",
+    "OPEN_STATUSES",
+    "SUPPORTED_MODELS",
+    "TERMINAL_STATUSES",
+    "BatchInputError",
+    "BatchSnapshot",
+    "Clock",
+    "CreateCounts",
+    "CreateFault",
+    "EmulatorSettings",
+    "FaultPlan",
+    "Limits",
+    "RequestRecord",
+    "SyncEmulator",
+    "Timing",
+    "WebhookDelivery",
+    "line_outcome",
+    "signature_header_value",
+    "tiny_mp4",
+    "verify_signature_header",
+    "webhook_signature",
+]

@@ -1,0 +1,107 @@
+"""Command-line glue for ``syncdrop emulator``: parse options, run the emulator until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+from .emulator import SyncEmulator
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``syncdrop emulator``."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8787, help="port to bind (0 picks a free one)")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("SYNC_API_KEY"),
+        help="the x-api-key clients must send (default $SYNC_API_KEY)",
+    )
+    parser.add_argument(
+        "--webhook-secret",
+        default=None,
+        help="webhook signing secret, used verbatim (e.g. whsec_...); omit to send unsigned",
+    )
+    parser.add_argument("--batch-concurrency", type=int, default=3, help="open batches allowed")
+    parser.add_argument(
+        "--time-scale", type=float, default=1.0, help="emulated seconds per real second"
+    )
+    parser.add_argument(
+        "--failure-rate", type=float, default=0.0, help="chance that a line fails (seeded)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for random failures")
+    parser.add_argument("--pending-seconds", type=float, default=30.0)
+    parser.add_argument("--processing-seconds-per-line", type=float, default=6.0)
+    parser.add_argument("--min-lines", type=int, default=20)
+    parser.add_argument("--max-lines", type=int, default=500)
+    parser.add_argument("--signature-header", default="Sync-Signature")
+    parser.add_argument(
+        "--public-url", default=None, help="base URL used in outputUrl and media links"
+    )
+    parser.add_argument("--signed-base", default=None, help="base URL of signed result downloads")
+    parser.add_argument("--no-batch-access", action="store_true", help="answer 402 to every create")
+    parser.add_argument("--verbose", action="store_true", help="log every request and webhook")
+
+
+def build(args: argparse.Namespace) -> SyncEmulator:
+    """An emulator configured from parsed options (not started)."""
+    if not args.api_key:
+        raise SystemExit("syncdrop emulator: --api-key (or SYNC_API_KEY) is required")
+
+    def log(line: str) -> None:
+        print(f"[sync-emulator] {line}", file=sys.stderr, flush=True)
+
+    return SyncEmulator(
+        api_key=args.api_key,
+        webhook_secret=args.webhook_secret,
+        batch_concurrency=args.batch_concurrency,
+        host=args.host,
+        port=args.port,
+        time_scale=args.time_scale,
+        pending_seconds=args.pending_seconds,
+        processing_seconds_per_line=args.processing_seconds_per_line,
+        failure_rate=args.failure_rate,
+        seed=args.seed,
+        min_lines=args.min_lines,
+        max_lines=args.max_lines,
+        batch_access=not args.no_batch_access,
+        signature_header=args.signature_header,
+        public_url=args.public_url,
+        signed_base=args.signed_base,
+        log=log if args.verbose else None,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the emulator, print its URL and serve until Ctrl-C (SIGINT) or SIGTERM."""
+    emulator = build(args)
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    emulator.start()
+    try:
+        print(f"Sync emulator listening on {emulator.url}", flush=True)
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+        signal.signal(signal.SIGTERM, previous)
+    print("Sync emulator stopped", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="syncdrop emulator", description="Run a local Sync Batch API emulator."
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

@@ -1,0 +1,293 @@
+"""The ``SyncEmulator`` facade: starts the HTTP server and ticker, and exposes state for tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from .api import SyncApi
+from .batches import BatchStore
+from .clock import Clock
+from .faults import FaultPlan
+from .records import (
+    BatchSnapshot,
+    CreateCounts,
+    CreateTally,
+    RequestRecord,
+    WebhookDelivery,
+)
+from .server import EmulatorHTTPServer
+from .settings import EmulatorSettings
+from .signing import UrlSigner
+from .webhooks import WebhookSender
+
+
+class SyncEmulator:
+    """A local, introspectable stand-in for sync.so's Batch API on a real HTTP port.
+
+    Statuses follow the emulated :class:`Clock`; a background thread calls :meth:`tick` every
+    ``tick_interval`` real seconds while started, and tests may call it themselves to deliver due
+    webhooks synchronously. See ``docs/emulator.md`` for the full behaviour.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        webhook_secret: str | None,
+        batch_concurrency: int = 3,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        time_scale: float = 1.0,
+        pending_seconds: float = 30,
+        jobs_created_seconds: float = 0,
+        processing_seconds_per_line: float = 6,
+        line_parallelism: int = 1,
+        failure_rate: float = 0.0,
+        seed: int = 0,
+        min_lines: int = 20,
+        max_lines: int = 500,
+        max_bytes: int = 5 * 1024 * 1024,
+        batch_access: bool = True,
+        signature_header: str = "Sync-Signature",
+        result_url_ttl: float = 900,
+        webhook_timeout: float = 5.0,
+        public_url: str | None = None,
+        signed_base: str | None = None,
+        tick_interval: float = 0.05,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = EmulatorSettings(
+            api_key=api_key,
+            webhook_secret=webhook_secret,
+            batch_concurrency=batch_concurrency,
+            pending_seconds=pending_seconds,
+            jobs_created_seconds=jobs_created_seconds,
+            processing_seconds_per_line=processing_seconds_per_line,
+            line_parallelism=line_parallelism,
+            failure_rate=failure_rate,
+            seed=seed,
+            min_lines=min_lines,
+            max_lines=max_lines,
+            max_bytes=max_bytes,
+            batch_access=batch_access,
+            signature_header=signature_header,
+            result_url_ttl=result_url_ttl,
+            webhook_timeout=webhook_timeout,
+            public_url=public_url,
+            signed_base=signed_base,
+        )
+        self.host = host
+        self.port = port
+        self.tick_interval = tick_interval
+        self.clock = Clock(time_scale=time_scale)
+        self.faults = FaultPlan(seed=seed)
+        self._log = log
+        self._lock = threading.Lock()
+        self._tick_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._store = BatchStore(clock_now=self.clock.now, seed=seed)
+        self._tally = CreateTally()
+        self._requests: list[RequestRecord] = []
+        self._deliveries: list[WebhookDelivery] = []
+        self._dropped: list[str] = []
+        self._server: EmulatorHTTPServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._api = SyncApi(
+            settings=self.settings,
+            store=self._store,
+            faults=self.faults,
+            clock=self.clock,
+            tally=self._tally,
+            signer=UrlSigner(),
+            stopping=self._stopping,
+            own_url=lambda: self.url,
+        )
+        self._sender = WebhookSender(
+            settings=self.settings,
+            faults=self.faults,
+            record=self._record_delivery,
+            on_drop=self._record_drop,
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> SyncEmulator:
+        """Bind the port, then serve and tick in background threads."""
+        if self._server is not None:
+            raise RuntimeError("the emulator is already running")
+        self._stopping.clear()
+        server = EmulatorHTTPServer(
+            (self.host, self.port), self._api, self._record_request, log=self._log
+        )
+        self._server = server
+        serve = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sync-emulator-http",
+            daemon=True,
+        )
+        ticker = threading.Thread(target=self._tick_loop, name="sync-emulator-tick", daemon=True)
+        self._threads = [serve, ticker]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and ticking; safe to call twice."""
+        server = self._server
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        server.close_connections()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads = []
+        self._server = None
+
+    def __enter__(self) -> SyncEmulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def url(self) -> str:
+        """``http://<host>:<port>`` of the running server."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        host_text = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://{host_text}:{port}"
+
+    @property
+    def public_url(self) -> str:
+        """Base of ``outputUrl`` and media links (``public_url`` setting or :attr:`url`)."""
+        return self._api.public_url()
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Deliver the webhooks of batches that have become terminal, in the calling thread."""
+        with self._tick_lock:
+            for batch in self._store.claim_due_webhooks():
+                if batch.webhook_url:
+                    self._sender.deliver(batch.id, batch.webhook_url, self._api.batch_json(batch))
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulated clock forward and run :meth:`tick`."""
+        self.clock.advance(seconds)
+        self.tick()
+
+    def _tick_loop(self) -> None:
+        while not self._stopping.wait(self.tick_interval):
+            try:
+                self.tick()
+            except Exception as exc:  # keep ticking whatever one delivery did
+                if self._log is not None:
+                    self._log(f"tick failed: {exc!r}")
+
+    # -- recording ----------------------------------------------------------------------------
+
+    def _record_request(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._requests.append(record)
+        if self._log is not None:
+            self._log(f"{record.method} {record.path} -> {record.status}")
+
+    def _record_delivery(self, delivery: WebhookDelivery) -> None:
+        with self._lock:
+            self._deliveries.append(delivery)
+        if self._log is not None:
+            self._log(f"webhook {delivery.batch_id} -> {delivery.url}: {delivery.status_code}")
+
+    def _record_drop(self, batch_id: str) -> None:
+        with self._lock:
+            self._dropped.append(batch_id)
+
+    def clear_records(self) -> None:
+        """Forget recorded requests, create counts and webhook deliveries (batches stay)."""
+        with self._lock:
+            self._requests.clear()
+            self._deliveries.clear()
+            self._dropped.clear()
+        self._tally.reset()
+
+    # -- introspection ------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every answered request, in order."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def create_counts(self) -> CreateCounts:
+        return self._tally.snapshot()
+
+    @property
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        """Every webhook POST attempted (duplicates included), in order."""
+        with self._lock:
+            return list(self._deliveries)
+
+    @property
+    def dropped_webhooks(self) -> list[str]:
+        """Ids of batches whose webhook a fault dropped."""
+        with self._lock:
+            return list(self._dropped)
+
+    @property
+    def batches(self) -> list[BatchSnapshot]:
+        """Every created batch, oldest first, as of now."""
+        public_url = self.public_url
+        return [self._store.snapshot(batch, public_url) for batch in self._store.all()]
+
+    def batch(self, batch_id: str) -> BatchSnapshot:
+        found = self._store.get(batch_id)
+        if found is None:
+            raise KeyError(batch_id)
+        return self._store.snapshot(found, self.public_url)
+
+    def result_lines(self, batch_id: str) -> list[dict[str, Any]]:
+        """The result file's lines for a batch (whatever its status), without HTTP."""
+        found = self._store.get(batch_id)
+        if found is None:
+            raise KeyError(batch_id)
+        return found.result_lines(self.public_url)
+
+    @property
+    def open_batches(self) -> int:
+        """Batches now ``PENDING``, ``JOBS_CREATED`` or ``PROCESSING``."""
+        return self._store.open_count()
+
+    @property
+    def max_concurrent_open(self) -> int:
+        """The most batches ever open at once."""
+        return self._store.max_open
+
+    def wait_until(
+        self, predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.02
+    ) -> bool:
+        """Poll ``predicate`` (real time) until it holds or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(interval)

@@ -1,0 +1,123 @@
+"""Read template.yaml (CloudFormation tags included) and evaluate its intrinsic functions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode import decode
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+_SUB = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+class TemplateError(ValueError):
+    """template.yaml uses something the local runtime cannot evaluate."""
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    template, problems = decode(str(path))
+    if problems or template is None:
+        raise TemplateError(f"{path} could not be read: {[str(p) for p in problems]}")
+    plain: dict[str, Any] = _plain(template)
+    return plain
+
+
+def _plain(node: Any) -> Any:
+    """cfn-lint's node classes to plain dicts, lists and strings."""
+    if isinstance(node, Mapping):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+@dataclass
+class Resolver:
+    """Evaluates Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::If and friends against local values."""
+
+    template: dict[str, Any]
+    parameters: dict[str, str]
+    # logical id -> Ref value, and (logical id, attribute) -> GetAtt value
+    refs: dict[str, str] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+    stack_name: str = "syncdrop-local"
+
+    def pseudo(self) -> dict[str, str]:
+        return {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": self.stack_name,
+            "AWS::StackId": (
+                f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{self.stack_name}/local"
+            ),
+        }
+
+    def ref(self, name: str) -> str:
+        if name in self.parameters:
+            return self.parameters[name]
+        pseudo = self.pseudo()
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.refs:
+            return self.refs[name]
+        raise TemplateError(f"Ref {name}: unknown here (not created locally)")
+
+    def get_att(self, name: str, attribute: str) -> str:
+        try:
+            return self.attributes[(name, attribute)]
+        except KeyError:
+            raise TemplateError(f"GetAtt {name}.{attribute}: unknown here") from None
+
+    def condition(self, name: str) -> bool:
+        return bool(self.resolve(self.template.get("Conditions", {})[name]))
+
+    def resolve(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self.resolve(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((key, value),) = node.items()
+            handler = self._functions().get(key)
+            if handler is not None:
+                return handler(value)
+        return {k: self.resolve(v) for k, v in node.items()}
+
+    def _functions(self) -> dict[str, Callable[[Any], Any]]:
+        return {
+            "Ref": lambda v: self.ref(v),
+            "Fn::GetAtt": lambda v: self.get_att(*(v.split(".", 1) if isinstance(v, str) else v)),
+            "Fn::Sub": self._sub,
+            "Fn::Join": lambda v: str(v[0]).join(str(x) for x in self.resolve(v[1])),
+            "Fn::If": lambda v: self.resolve(v[1] if self.condition(v[0]) else v[2]),
+            "Fn::Equals": lambda v: self.resolve(v[0]) == self.resolve(v[1]),
+            "Fn::Not": lambda v: not self.resolve(v[0]),
+            "Fn::And": lambda v: all(self.resolve(x) for x in v),
+            "Fn::Or": lambda v: any(self.resolve(x) for x in v),
+            "Condition": lambda v: self.condition(v),
+            "Fn::Select": lambda v: self.resolve(v[1])[int(self.resolve(v[0]))],
+        }
+
+    def _sub(self, value: Any) -> str:
+        text, extra = (value, {}) if isinstance(value, str) else (value[0], value[1])
+        local = {k: str(self.resolve(v)) for k, v in extra.items()}
+
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in local:
+                return local[name]
+            if "." in name and not name.startswith("AWS::"):
+                resource, attribute = name.split(".", 1)
+                return self.get_att(resource, attribute)
+            return self.ref(name)
+
+        return _SUB.sub(one, text)

@@ -1,0 +1,156 @@
+"""In-memory fakes of syncdrop's ports, with the same rules as the real adapters."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import BinaryIO
+
+from syncdrop.errors import SyncOutcomeUnknown, UploadMissing
+from syncdrop.jobs import Chunk, ChunkStatus, Job, JobStatus, UploadRef
+from syncdrop.ports import Claim
+from syncdrop.sync_models import Batch, BatchStatus, Validated
+
+
+@dataclass
+class FakeJobStore:
+    jobs: dict[str, Job] = field(default_factory=dict)
+    chunks: dict[tuple[str, int], Chunk] = field(default_factory=dict)
+    holders: set[str] = field(default_factory=set)
+
+    def create_job(self, job: Job) -> Job:
+        return self.jobs.setdefault(job.job_id, job)
+
+    def get_job(self, job_id: str) -> Job | None:
+        return self.jobs.get(job_id)
+
+    def finish_intake(self, job: Job) -> bool:
+        stored = self.jobs[job.job_id]
+        if stored.status is not JobStatus.RECEIVED and stored is not job:
+            return False
+        self.jobs[job.job_id] = replace(job)
+        return True
+
+    def put_chunk(self, chunk: Chunk) -> None:
+        self.chunks.setdefault((chunk.job_id, chunk.number), replace(chunk))
+
+    def job_chunks(self, job_id: str) -> list[Chunk]:
+        return [replace(c) for k, c in sorted(self.chunks.items()) if k[0] == job_id]
+
+    def open_chunks(
+        self, status: ChunkStatus, *, before: datetime | None = None, limit: int = 100
+    ) -> list[Chunk]:
+        found = [c for c in self.chunks.values() if c.status is status]
+        found.sort(key=lambda c: (c.updated_at or datetime.min, c.job_id, c.number))
+        if before is not None:
+            found = [c for c in found if c.updated_at is not None and c.updated_at < before]
+        return [replace(c) for c in found[:limit]]
+
+    def _move(
+        self, chunk: Chunk, to: ChunkStatus, allowed: tuple[ChunkStatus, ...], now: datetime
+    ) -> bool:
+        stored = self.chunks[(chunk.job_id, chunk.number)]
+        if stored.status not in allowed:
+            return False
+        stored.status = to
+        stored.updated_at = now
+        return True
+
+    def claim_for_submission(self, chunk: Chunk, *, limit: int, now: datetime) -> Claim:
+        if self.chunks[(chunk.job_id, chunk.number)].status is not ChunkStatus.QUEUED:
+            return Claim.NOT_QUEUED
+        if len(self.holders) >= limit or chunk.holder in self.holders:
+            return Claim.NO_CAPACITY
+        self.holders.add(chunk.holder)
+        self._move(chunk, ChunkStatus.SUBMITTING, (ChunkStatus.QUEUED,), now)
+        self.chunks[(chunk.job_id, chunk.number)].attempts += 1
+        return Claim.CLAIMED
+
+    def mark_submitted(self, chunk: Chunk, batch_id: str, *, now: datetime) -> bool:
+        moved = self._move(chunk, ChunkStatus.SUBMITTED, (ChunkStatus.SUBMITTING,), now)
+        if moved:
+            self.chunks[(chunk.job_id, chunk.number)].batch_id = batch_id
+        return moved
+
+    def release_to_queue(self, chunk: Chunk, reason: str, *, now: datetime) -> bool:
+        moved = self._move(chunk, ChunkStatus.QUEUED, (ChunkStatus.SUBMITTING,), now)
+        if moved:
+            self.holders.discard(chunk.holder)
+        return moved
+
+    def fail_chunk(self, chunk: Chunk, reason: str, *, now: datetime) -> bool:
+        allowed = (ChunkStatus.QUEUED, ChunkStatus.SUBMITTING, ChunkStatus.SUBMITTED)
+        moved = self._move(chunk, ChunkStatus.FAILED, allowed, now)
+        if moved:
+            self.chunks[(chunk.job_id, chunk.number)].error = reason
+            self.holders.discard(chunk.holder)
+        return moved
+
+    def open_batch_holders(self) -> set[str]:
+        return set(self.holders)
+
+
+@dataclass
+class FakeResultStore:
+    items: dict[tuple[str, str], dict[str, object]] = field(default_factory=dict)
+
+    def put_rows(self, job_id: str, items: Iterable[dict[str, object]]) -> int:
+        count = 0
+        for item in items:
+            self.items[(job_id, str(item["row_key"]))] = dict(item)
+            count += 1
+        return count
+
+
+@dataclass
+class FakeObjectStore:
+    uploads: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    objects: dict[str, bytes] = field(default_factory=dict)
+
+    def open_upload(self, upload: UploadRef) -> BinaryIO:
+        try:
+            return io.BytesIO(self.uploads[(upload.bucket, upload.key)])
+        except KeyError:
+            raise UploadMissing(upload.key) from None
+
+    def upload_size(self, upload: UploadRef) -> int:
+        if (upload.bucket, upload.key) not in self.uploads:
+            raise UploadMissing(upload.key)
+        return len(self.uploads[(upload.bucket, upload.key)])
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        self.objects[key] = data
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.objects[key]
+
+    def presign_get(self, bucket: str, key: str, expires_in: int) -> str:
+        return f"https://{bucket}.s3.amazonaws.com/{key}?X-Amz-Expires={expires_in}"
+
+
+@dataclass
+class FakeSync:
+    """Answers create with a new batch, or with whatever exception is queued next."""
+
+    next_errors: list[Exception] = field(default_factory=list)
+    created: list[tuple[bytes, str | None]] = field(default_factory=list)
+    dry_runs: int = 0
+
+    def create_batch(
+        self, jsonl: bytes, *, webhook_url: str | None, dry_run: bool = False, filename: str = ""
+    ) -> Batch | Validated:
+        if self.next_errors:
+            error = self.next_errors.pop(0)
+            if isinstance(error, SyncOutcomeUnknown):
+                self.created.append((jsonl, webhook_url))  # it did exist after all
+            raise error
+        if dry_run:
+            self.dry_runs += 1
+            return Validated(status="VALIDATED")
+        self.created.append((jsonl, webhook_url))
+        return Batch(id=f"batch_{len(self.created):04d}", status=BatchStatus.PENDING)
+
+    def get_batch(self, batch_id: str) -> Batch:
+        return Batch(id=batch_id, status=BatchStatus.PROCESSING)
