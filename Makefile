@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 REGION ?= us-east-1
 
-.PHONY: help venv lint typecheck template test test-unit test-integration test-e2e demo emulator clean
+.PHONY: help venv lint typecheck template build test test-unit test-integration test-e2e demo emulator clean
 
 help:
 	@echo "make demo   run the whole pipeline locally (moto + Sync emulator + local runtime)"
@@ -39,6 +39,11 @@ typecheck: $(VENV)/.installed
 template: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint --template template.yaml --region $(REGION)
+
+# sam build for the python3.13 arm64 runtime without Docker: needs a local python3.13.
+build: $(SAM_VENV)/.installed
+	@PY313="$${PYTHON313:-$$(tools/find-python313)}" && \
+	  PATH="$$(dirname "$$PY313"):$$PATH" $(SAM) build --template template.yaml --build-dir .aws-sam/build
 
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest -q tests/unit

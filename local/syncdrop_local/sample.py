@@ -45,13 +45,6 @@ def campaign_csv(
             "campaign_id",
         ]
     )
-    faults = [
-        lambda r: r.__setitem__(1, r[1].replace("https://", "http://")),
-        lambda r: (r.__setitem__(2, ""), r.__setitem__(3, ""), r.__setitem__(4, "")),
-        lambda r: r.__setitem__(5, "lipsync-9"),
-        lambda r: r.__setitem__(0, "rq-00001"),
-        lambda r: r.__setitem__(1, "not a url"),
-    ]
     for n in range(1, rows + 1):
         name = rng.choice(FIRST_NAMES)
         use_tts = n % 3 == 0
@@ -70,6 +63,21 @@ def campaign_csv(
             "winter-2026",
         ]
         if n % bad_every == 0:
-            faults[(n // bad_every) % len(faults)](row)
+            _break(row, n // bad_every)
         writer.writerow(row)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _break(row: list[str], kind: int) -> None:
+    """Break one rule, a different one each time, the way people do."""
+    match kind % 5:
+        case 0:
+            row[1] = row[1].replace("https://", "http://")  # not https
+        case 1:
+            row[2] = row[3] = row[4] = ""  # neither audio nor TTS
+        case 2:
+            row[5] = "lipsync-9"  # unknown model
+        case 3:
+            row[0] = "rq-00001"  # duplicate request_id
+        case _:
+            row[1] = "not a url"

@@ -11,13 +11,17 @@ from syncdrop_local.emulator import SyncEmulator
 
 from .helpers import API_KEY, SECRET, WebhookReceiver
 
-# Short, frozen timings: 10 s pending, 1 s per line, clock moves only when a test advances it.
-FAST = {"time_scale": 0.0, "pending_seconds": 10.0, "processing_seconds_per_line": 1.0}
-
 
 @pytest.fixture
 def emulator() -> Iterator[SyncEmulator]:
-    emu = SyncEmulator(api_key=API_KEY, webhook_secret=SECRET, **FAST).start()
+    # Short, frozen timings: 10 s pending, 1 s per line; the clock moves only when a test says.
+    emu = SyncEmulator(
+        api_key=API_KEY,
+        webhook_secret=SECRET,
+        time_scale=0.0,
+        pending_seconds=10.0,
+        processing_seconds_per_line=1.0,
+    ).start()
     try:
         yield emu
     finally:

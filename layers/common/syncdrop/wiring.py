@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import boto3
@@ -11,7 +10,7 @@ from syncdrop.adapters.dynamo_jobs import DynamoJobStore
 from syncdrop.adapters.dynamo_results import DynamoResultStore
 from syncdrop.adapters.policy import DEFAULT_POLICY
 from syncdrop.adapters.s3_objects import S3ObjectStore
-from syncdrop.adapters.secrets import secret_value
+from syncdrop.adapters.secrets import CachedSecret
 from syncdrop.adapters.sync_api import SyncBatchApi
 from syncdrop.config import Settings
 from syncdrop.domain.services import Services
@@ -30,6 +29,6 @@ def build_services(settings: Settings) -> Services:
         objects=S3ObjectStore(aws_client("s3"), settings.uploads_bucket),
         sync=SyncBatchApi(
             base_url=settings.sync_api_base_url,
-            api_key=partial(secret_value, settings.sync_api_key_secret_arn),
+            api_key=CachedSecret(aws_client("secretsmanager"), settings.sync_api_key_secret_arn),
         ),
     )

@@ -17,6 +17,7 @@ available; before that it is ``""``.
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import uuid
@@ -313,7 +314,7 @@ class BatchStore:
                 created_at=isoformat(batch.created_at),
                 created_at_ts=batch.created_at,
                 status=batch.status(now),
-                lines=tuple(line.record for line in batch.lines),
+                lines=tuple(copy.deepcopy(line.record) for line in batch.lines),
                 webhook_url=batch.webhook_url,
                 metrics=batch.metrics(now),
                 output_url=batch.to_response(now, public_url)["outputUrl"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable
@@ -268,7 +269,7 @@ class SyncEmulator:
         found = self._store.get(batch_id)
         if found is None:
             raise KeyError(batch_id)
-        return found.result_lines(self.public_url)
+        return copy.deepcopy(found.result_lines(self.public_url))
 
     @property
     def open_batches(self) -> int:

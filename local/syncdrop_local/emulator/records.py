@@ -24,9 +24,9 @@ class RequestRecord:
 class CreateCounts:
     """Counts of ``POST /v2/batch`` requests.
 
-    ``total`` every create POST; ``accepted`` batches actually created (including those whose
-    answer a fault replaced with an error); ``dry_run`` validated dry runs; ``rejected`` non-2xx
-    answers by status code.
+    ``total`` every ``POST /v2/batch`` whatever its answer (401 and 429 included); ``accepted``
+    batches actually created (including those whose answer a fault replaced with an error);
+    ``dry_run`` validated dry runs; ``rejected`` answers of 400 and above, by status code.
     """
 
     total: int = 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import tempfile
 from array import array
@@ -54,11 +53,12 @@ class IntakeOutcome:
 def compact_columns(columns: dict[str, str]) -> str:
     """The person's columns as JSON, with long values cut so one row fits one item."""
     text = json.dumps(columns, ensure_ascii=False, separators=(",", ":"))
-    if len(text) <= COLUMNS_BUDGET:
-        return text
-    share = max(16, COLUMNS_BUDGET // max(1, len(columns)) - 32)
-    cut = {k[:share]: (v if len(v) <= share else v[:share] + "…") for k, v in columns.items()}
-    return json.dumps(cut, ensure_ascii=False, separators=(",", ":"))[:COLUMNS_BUDGET]
+    share = COLUMNS_BUDGET // max(1, len(columns))
+    while len(text) > COLUMNS_BUDGET and share > 1:
+        share //= 2
+        cut = {k[:share]: v if len(v) <= share else v[:share] + "…" for k, v in columns.items()}
+        text = json.dumps(cut, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= COLUMNS_BUDGET else "{}"
 
 
 def rejection_item(rejection: RowRejection) -> dict[str, object]:
@@ -157,7 +157,7 @@ def _read_and_plan(
 ) -> IntakeOutcome:
     rejections: list[dict[str, object]] = []
     rows = valid = rejected = 0
-    stream = io.BufferedReader(raw)  # type: ignore[arg-type]
+    stream = raw  # the reader buffers and decodes it itself
     reader = UploadReader(
         stream, kind="jsonl" if upload.kind == "jsonl" else "csv", rules=limits.rules
     )

@@ -74,14 +74,17 @@ def _why_not_a_media_url(value: str, column: str) -> str:
             f"{what} starts with http://; Sync downloads media only over https. "
             "Use the https:// link to the file, or s3://bucket/key."
         )
+    if lowered.startswith("https:"):
+        return (
+            f"{what} has no valid host name after https://. Use the file's full link, "
+            "such as https://example.com/video.mp4."
+        )
     if "://" in value:
         scheme = value.split("://", 1)[0]
         return (
             f"{what} is a {shown(scheme)} link, which Sync cannot download. "
             "Use an https:// link to the file, or s3://bucket/key."
         )
-    if lowered.startswith("https:"):
-        return f"{what} is missing the host name after https://. Use the file's full link."
     return (
         f"{what} is not a link. Give the file's full address starting with https:// "
         "(or s3://bucket/key)."

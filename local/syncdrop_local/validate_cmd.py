@@ -1,0 +1,130 @@
+"""`syncdrop validate FILE`: checks an upload offline with the same intake code the stack runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from syncdrop.intake import (
+    KNOWN_MODELS,
+    AcceptedRow,
+    FileRejected,
+    IntakeRules,
+    PlanImpossible,
+    UploadReader,
+    plan_chunks,
+)
+
+_JSONL_SUFFIXES = (".jsonl", ".ndjson")
+_CSV_SUFFIXES = (".csv", ".tsv")
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="the CSV (or JSONL) file you would upload")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of a text report"
+    )
+    parser.add_argument(
+        "--model",
+        choices=sorted(KNOWN_MODELS),
+        default=IntakeRules().default_model,
+        help="the model for rows that name none (default: %(default)s)",
+    )
+
+
+def _offline_presign(bucket: str, key: str) -> str:
+    # Offline there is nothing to sign with; the address stands in for the presigned link.
+    return f"https://{bucket}.s3.amazonaws.com/{quote(key)}"
+
+
+def upload_kind(path: Path) -> Literal["csv", "jsonl"]:
+    """CSV or JSONL from the file name, else from the first character of the text."""
+    suffix = path.suffix.lower()
+    if suffix in _JSONL_SUFFIXES:
+        return "jsonl"
+    if suffix in _CSV_SUFFIXES:
+        return "csv"
+    with path.open("rb") as stream:
+        head = stream.read(4096)
+    for bom in _BOMS:
+        if head.startswith(bom):
+            head = head[len(bom) :]
+            break
+    return "jsonl" if head.lstrip()[:1] == b"{" else "csv"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 when every row is valid, 1 when some are rejected, 2 when the file is unusable."""
+    path: Path = args.file
+    rules = IntakeRules(default_model=args.model, presign_s3=_offline_presign)
+    noun = "row"
+    rows = valid = 0
+    sizes: list[int] = []
+    errors: list[dict[str, object]] = []
+    batches: list[int] = []
+    file_error: str | None = None
+    try:
+        kind = upload_kind(path)
+        noun = "line" if kind == "jsonl" else "row"
+        with path.open("rb") as stream:
+            for outcome in UploadReader(stream, kind=kind, rules=rules):
+                rows += 1
+                if isinstance(outcome, AcceptedRow):
+                    valid += 1
+                    sizes.append(len(outcome.line))
+                else:
+                    errors.append(
+                        {
+                            "row": outcome.row_number,
+                            "request_id": outcome.request_id,
+                            "reason": outcome.reason,
+                        }
+                    )
+        batches = [len(chunk) for chunk in plan_chunks(sizes)]
+    except OSError as error:
+        file_error = f"Cannot read {path}: {error.strerror or error}."
+    except (FileRejected, PlanImpossible) as error:
+        file_error = error.message
+
+    if args.json:
+        report = {
+            "rows": rows,
+            "valid": valid,
+            "rejected": len(errors),
+            "batches": batches,
+            "errors": errors,
+            "file_error": file_error,
+        }
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        _print_text(path, noun, rows, valid, errors, batches, file_error)
+
+    if file_error is not None:
+        return 2
+    return 1 if errors else 0
+
+
+def _print_text(
+    path: Path,
+    noun: str,
+    rows: int,
+    valid: int,
+    errors: list[dict[str, object]],
+    batches: list[int],
+    file_error: str | None,
+) -> None:
+    for error in errors:
+        who = f" (request_id {error['request_id']})" if error["request_id"] else ""
+        print(f"{noun} {error['row']}{who}: {error['reason']}")
+    print(f"{path.name}: {rows:,} {noun}s, {valid:,} valid, {len(errors):,} rejected.")
+    if file_error is not None:
+        print(f"The file cannot be used: {file_error}", file=sys.stderr)
+    elif batches:
+        sizes = ", ".join(f"{size:,}" for size in batches)
+        count = len(batches)
+        print(f"{count} Sync batch{'es' if count > 1 else ''} of {sizes} {noun}s.")
