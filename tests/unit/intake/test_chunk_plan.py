@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -35,7 +36,7 @@ def test_line_counts_are_split_evenly_into_the_fewest_chunks(
 
     assert lengths(plan) == expected
     assert plan[0].start == 0
-    assert all(a.stop == b.start for a, b in zip(plan, plan[1:], strict=False))
+    assert all(a.stop == b.start for a, b in itertools.pairwise(plan))
     assert plan[-1].stop == count
 
 
@@ -109,9 +110,13 @@ def _fewest_possible(sizes: list[int], low: int, high: int, limit: int) -> int |
             if used > limit or end - start > high:
                 break
             previous = best[start]
-            if end - start >= low and previous is not None:
-                if best[end] is None or previous + 1 < best[end]:  # type: ignore[operator]
-                    best[end] = previous + 1
+            current = best[end]
+            if (
+                end - start >= low
+                and previous is not None
+                and (current is None or previous + 1 < current)
+            ):
+                best[end] = previous + 1
     return best[total]
 
 

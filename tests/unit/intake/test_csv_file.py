@@ -1,4 +1,4 @@
-"""File rules of the CSV upload: the encodings and dialects spreadsheets export, and whole-file refusals."""
+"""CSV file rules: the encodings and dialects spreadsheets export, and whole-file refusals."""
 
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ def test_an_excel_export_with_semicolons_bom_crlf_and_quoted_newlines_is_read() 
     assert [type(row) for row in rows] == [AcceptedRow, AcceptedRow]
     assert [row.row_number for row in rows] == [2, 3]  # the quoted newline does not shift rows
     assert rows[0].columns["Notes"] == 'Line one\r\nline two; with "quotes"'
-    assert payload(rows[0])["options"] == {"temperature": 0.8}  # type: ignore[union-attr]
+    first = rows[0]
+    assert isinstance(first, AcceptedRow)
+    assert payload(first)["options"] == {"temperature": 0.8}
     assert rows[1].request_id == "outro"
 
 

@@ -66,9 +66,10 @@ def test_random_bytes_raise_nothing_but_file_rejected(
     data: bytes, kind: Literal["csv", "jsonl"]
 ) -> None:
     try:
-        read_all(data, kind)
-    except FileRejected as rejected:
-        assert rejected.message
+        rows = read_all(data, kind)
+    except FileRejected:
+        return
+    assert all(isinstance(row, AcceptedRow | RowRejection) for row in rows)
 
 
 @settings(max_examples=300, deadline=None)
@@ -128,7 +129,7 @@ def spreadsheets(draw: st.DrawFn) -> tuple[bytes, list[str], list[list[str]]]:
         )
     )
     delimiter = draw(st.sampled_from([",", ";", "\t"]))
-    quoting = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]))
+    quoting: Literal[0, 1] = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]))
     out = io.StringIO()
     writer = csv.writer(out, delimiter=delimiter, quoting=quoting, lineterminator="\r\n")
     writer.writerow(header)

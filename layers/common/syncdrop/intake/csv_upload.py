@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterator
 from itertools import chain
+from operator import itemgetter
 from typing import BinaryIO
 
 from syncdrop.intake.batch_line import compact_json, generation_line
@@ -122,27 +123,43 @@ def _require_columns(position: dict[str, int], cells: list[str], delimiter: str)
     )
 
 
-class OptionColumn:
-    """One options.* column present in the header, remembering the values it has seen:
-    a file repeats the same few values ("loop", "0.5") on every row."""
+class OptionColumns:
+    """The options.* columns of the header, turned into Sync's options object per row.
 
-    _REMEMBERED = 256
+    Files repeat a few combinations ("loop", "0.5", "true") on every row, so the JSON of
+    each combination is worked out once and then looked up.
+    """
 
-    def __init__(self, position: int, name: str, parse: Callable[[str], object]) -> None:
-        self.position = position
-        self.name = name
-        self.react_only = name in REACT_ONLY_COLUMNS
-        self._parse = parse
-        self._parts: dict[str, str] = {}
+    _REMEMBERED = 1024
 
-    def json_member(self, value: str) -> str:
-        """``"name":<value as JSON>``; raises CellProblem when the value is not allowed."""
-        part = self._parts.get(value)
-        if part is None:
-            part = f'"{self.name}":{compact_json(self._parse(value))}'
-            if len(self._parts) < self._REMEMBERED:
-                self._parts[value] = part
-        return part
+    def __init__(self, found: list[tuple[int, str, Callable[[str], object]]]) -> None:
+        self._found = found
+        positions = [position for position, _, _ in found]
+        self.values_of: Callable[[list[str]], tuple[str, ...]] = (
+            itemgetter(*positions) if len(positions) > 1 else lambda cells: (cells[positions[0]],)
+        )
+        # (model, cell values) -> the options JSON, "" when no option is given.
+        self.known: dict[tuple[str, tuple[str, ...]], str] = {}
+
+    def options_json(self, model: str, values: tuple[str, ...], problems: list[str]) -> str:
+        """The options object as JSON ("" when none); appends a problem per unusable value."""
+        before = len(problems)
+        members = []
+        for (_, name, parse), value in zip(self._found, values, strict=True):
+            if not value:
+                continue
+            if name in REACT_ONLY_COLUMNS and model != REACT_MODEL:
+                if model:  # an unknown model is reported on its own
+                    problems.append(react_only_problem(name, model))
+                continue
+            try:
+                members.append(f'"{name}":{compact_json(parse(value))}')
+            except CellProblem as problem:
+                problems.append(str(problem))
+        options = "{" + ",".join(members) + "}" if members else ""
+        if len(problems) == before and len(self.known) < self._REMEMBERED:
+            self.known[(model, values)] = options
+        return options
 
 
 RowCheck = Callable[[int, list[str], dict[str, str], list[str]], "AcceptedRow | RowRejection"]
@@ -163,7 +180,9 @@ def row_checker(layout: CsvLayout, rules: IntakeRules) -> RowCheck:
     at_video, at_audio = layout.video, layout.audio
     at_voice, at_script = layout.voice, layout.script
     at_request_id, at_model, at_output = layout.request_id, layout.model, layout.output_file_name
-    option_columns = [OptionColumn(*option) for option in layout.options]
+    option_columns = OptionColumns(layout.options) if layout.options else None
+    options_of = option_columns.values_of if option_columns else None
+    known_options = option_columns.known if option_columns else {}
 
     def check(
         row_number: int, cells: list[str], columns: dict[str, str], overflow: list[str]
@@ -224,22 +243,13 @@ def row_checker(layout: CsvLayout, rules: IntakeRules) -> RowCheck:
                 model = ""
 
         options = None
-        if option_columns:
-            members = []
-            for column in option_columns:
-                value = cells[column.position]
-                if not value:
-                    continue
-                if column.react_only and model != REACT_MODEL:
-                    if model:
-                        problems.append(react_only_problem(column.name, model))
-                    continue
-                try:
-                    members.append(column.json_member(value))
-                except CellProblem as problem:
-                    problems.append(str(problem))
-            if members:
-                options = "{" + ",".join(members) + "}"
+        if options_of is not None:
+            values = options_of(cells)
+            options = known_options.get((model, values))
+            if options is None:
+                assert option_columns is not None
+                options = option_columns.options_json(model, values, problems)
+            options = options or None
 
         output_file_name = cells[at_output] or None
         if output_file_name is not None and valid_output_file_name(output_file_name) is None:
