@@ -21,6 +21,7 @@ from syncdrop.domain.services import Services
 from syncdrop.domain.submission import submit_ready_chunks
 from syncdrop.intake import IntakeRules
 from syncdrop.jobs import JobStatus
+from syncdrop.messages import ResultsMessage
 from syncdrop.observability import logger, metrics
 from syncdrop.s3_events import uploads_in
 from syncdrop.wiring import build_services
@@ -32,7 +33,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def runtime() -> tuple[SubmitSettings, Services, IntakeLimits]:
     """Settings and clients, built once per execution environment (not at import)."""
     settings = SubmitSettings.from_env()
-    services = build_services(settings)
+    services = build_services(settings, results_queue_url=settings.results_queue_url)
     limits = IntakeLimits(
         rules=IntakeRules(
             default_model=settings.default_model,
@@ -61,7 +62,10 @@ def handle_record(record: SQSRecord) -> None:
             metrics.add_metric("RowsRejected", MetricUnit.Count, outcome.job.rejected)
             if outcome.job.status is JobStatus.FAILED:
                 metrics.add_metric("FilesRefused", MetricUnit.Count, 1)
-        if outcome.job.status is JobStatus.RUNNING:
+        if outcome.job.status in (JobStatus.FAILED, JobStatus.VALIDATED):
+            # The email for a refused file or a dry run goes out like every other one.
+            services.queue().send(ResultsMessage.for_job(outcome.job.job_id))
+        elif outcome.job.status is JobStatus.RUNNING:
             report = submit_ready_chunks(
                 services,
                 batch_concurrency=settings.batch_concurrency,

@@ -1,8 +1,9 @@
-"""`syncdrop demo`: the whole pipeline on this machine, from a dropped CSV to Sync batches."""
+"""`syncdrop demo`: the whole pipeline on this machine, from a dropped CSV to the one email."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import secrets
 import sys
 import time
@@ -10,45 +11,63 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from syncdrop.jobs import results_key
 from syncdrop_local.emulator import SyncEmulator
 from syncdrop_local.runtime.local_runtime import LocalRuntime, MotoServer
 from syncdrop_local.sample import campaign_csv
 from syncdrop_local.state_view import job_snapshot
+
+FINAL = ("COMPLETED", "FAILED", "VALIDATED")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows", type=int, default=1200, help="rows in the generated sample")
     parser.add_argument("--file", type=Path, help="drop this CSV/JSONL instead of a sample")
     parser.add_argument("--batch-concurrency", type=int, default=3)
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1200.0,
+        help="how much faster than real time Sync's emulated batches run",
+    )
     parser.add_argument("--output", type=Path, default=Path("demo-output"))
-    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--verbose", action="store_true", help="show the functions' JSON logs")
 
 
 def run(args: argparse.Namespace) -> int:
     out: Path = args.output
     out.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     api_key = "sk-local-" + secrets.token_hex(8)
+    webhook_secret = "whsec_" + secrets.token_hex(16)
+    started = time.monotonic()
     with ExitStack() as stack:
         moto = MotoServer()
         endpoint = moto.start()
         stack.callback(moto.stop)
         emulator = SyncEmulator(
             api_key=api_key,
-            webhook_secret="whsec_" + secrets.token_hex(16),
+            webhook_secret=webhook_secret,
             batch_concurrency=args.batch_concurrency,
-            time_scale=600.0,
+            time_scale=args.time_scale,
         ).start()
         stack.callback(emulator.stop)
-        print(f"moto (AWS) on {endpoint}; Sync emulator on {emulator.url}")
         runtime = LocalRuntime.start(
             endpoint,
             {
                 "NotificationEmail": "demo@example.com",
                 "SyncApiKey": api_key,
+                "SyncWebhookSecret": webhook_secret,
                 "SyncApiBaseUrl": emulator.url,
                 "BatchConcurrency": str(args.batch_concurrency),
             },
+            extra_environment={} if args.verbose else {"POWERTOOLS_LOG_LEVEL": "WARNING"},
         )
+        stack.callback(runtime.stop)
+        print(f"AWS (moto)        {endpoint}")
+        print(f"Sync (emulator)   {emulator.url}   batch concurrency {args.batch_concurrency}")
+        print(f"webhook endpoint  {runtime.webhook_url}")
         bucket = runtime.stack.ref("UploadsBucket")
         if args.file:
             body, name = args.file.read_bytes(), args.file.name
@@ -57,56 +76,63 @@ def run(args: argparse.Namespace) -> int:
             (out / name).write_bytes(body)
         key = f"incoming/{name}"
         runtime.stack.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
-        print(f"dropped s3://{bucket}/{key} ({len(body):,} bytes)")
-        started = time.monotonic()
-        view = ProgressView(runtime)
+        print(f"dropped           s3://{bucket}/{key} ({len(body):,} bytes)\n")
+        view = ProgressView(runtime, emulator)
         try:
-            runtime.run_until(view.intake_done, timeout=args.timeout, on_round=view.show)
+            runtime.run_until(view.finished, timeout=args.timeout, on_round=view.show)
         except TimeoutError:
             view.show()
             print("the demo did not finish in time", file=sys.stderr)
             return 1
         view.show()
-        print(f"done in {time.monotonic() - started:.1f} s")
-        return 0
+        return _write_outputs(runtime, out, key, started)
+
+
+def _write_outputs(runtime: LocalRuntime, out: Path, key: str, started: float) -> int:
+    emails = runtime.collect_emails()
+    snap = job_snapshot(runtime.stack)
+    assert snap is not None
+    print(f"\n{len(emails)} email(s) sent; job {snap['status']}")
+    for n, email in enumerate(emails, start=1):
+        text = f"Subject: {email.subject}\n\n{email.body}\n"
+        (out / ("email.txt" if n == 1 else f"email-{n}.txt")).write_text(text, encoding="utf-8")
+        print("-" * 72 + f"\nSubject: {email.subject}\n\n{email.body}\n" + "-" * 72)
+    if snap["status"] == "COMPLETED":
+        s3 = runtime.stack.client("s3")
+        csv_key = results_key(key)
+        data = s3.get_object(Bucket=snap["bucket"], Key=csv_key)["Body"].read()
+        target = out / csv_key.rsplit("/", 1)[-1]
+        target.write_bytes(data)
+        print(f"results CSV       s3://{snap['bucket']}/{csv_key} → {target}")
+    print(f"done in {time.monotonic() - started:.1f} s")
+    return 0 if len(emails) == 1 else 1
 
 
 class ProgressView:
     """Prints what changed: the job, its chunks and Sync's batches."""
 
-    def __init__(self, runtime: LocalRuntime) -> None:
+    def __init__(self, runtime: LocalRuntime, emulator: SyncEmulator) -> None:
         self.runtime = runtime
+        self.emulator = emulator
         self._last: list[str] = []
 
     def snapshot(self) -> dict[str, Any] | None:
         return job_snapshot(self.runtime.stack)
 
-    def intake_done(self) -> bool:
+    def finished(self) -> bool:
         snap = self.snapshot()
-        if snap is None:
-            return False
-        if snap["status"] in ("FAILED", "VALIDATED", "COMPLETED"):
-            return True
-        chunks = snap["chunks"]
-        return (
-            snap["status"] == "RUNNING"
-            and all(c["status"] != "SUBMITTING" for c in chunks)
-            and (
-                sum(c["status"] == "QUEUED" for c in chunks) == 0
-                or sum(c["status"] == "SUBMITTED" for c in chunks) >= snap["batch_concurrency"]
-            )
-        )
+        return bool(snap and snap["status"] in FINAL and snap["notified"])
 
     def show(self) -> None:
         snap = self.snapshot()
         if snap is None:
             return
-        lines = [f"job {snap['job_id']}: {snap['status']} - {snap['message']}"]
+        batches = {b.id: b for b in self.emulator.batches}
+        lines = [f"job {snap['job_id']}  {snap['status']:<9} {snap['message']}"]
         for c in snap["chunks"]:
-            batch = c.get("batch_id") or ""
-            lines.append(
-                f"  chunk {c['number']:>3}  {c['rows']:>4} rows  {c['status']:<10} {batch}"
-            )
+            batch = batches.get(c.get("batch_id") or "")
+            sync = f"{batch.id}  Sync: {batch.status}" if batch else ""
+            lines.append(f"  chunk {c['number']:>3}  {c['rows']:>4} rows  {c['status']:<10} {sync}")
         if lines != self._last:
-            print("\n".join(lines), flush=True)
+            print(time.strftime("%H:%M:%S"), "\n".join(lines), flush=True)
             self._last = lines

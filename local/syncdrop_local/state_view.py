@@ -49,6 +49,9 @@ def job_snapshot(stack: LocalStack, job_id: str | None = None) -> dict[str, Any]
         "valid": int(job.get("valid", 0)),
         "rejected": int(job.get("rejected", 0)),
         "batch_concurrency": int(stack.resolver.ref("BatchConcurrency")),
+        "notified": bool(job.get("notified_at")),
+        "bucket": job["bucket"],
+        "key": job["key"],
         "chunks": [
             {
                 "number": int(c["number"]),

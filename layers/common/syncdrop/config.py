@@ -46,9 +46,36 @@ class Settings(BaseModel):
 class SubmitSettings(Settings):
     """submit_batch: intake limits and batch planning."""
 
+    results_queue_url: str = Field(min_length=1)
     default_model: str = "lipsync-2"
     max_rows_per_file: int = Field(default=100_000, ge=1)
     max_upload_bytes: int = Field(default=200_000_000, ge=1)
     batch_min_lines: int = Field(default=20, ge=1)
     batch_max_lines: int = Field(default=500, ge=1)
     batch_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+
+
+class WebhookSettings(Settings):
+    """receive_webhook: the signing secret and where terminal batches go."""
+
+    results_queue_url: str = Field(min_length=1)
+    # Empty: no secret configured; every webhook is refused and the reconciler finishes jobs.
+    webhook_secret_arn: str = ""
+    signature_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+
+
+class CompletionSettings(Settings):
+    """fan_out_results: the results queue, the email topic, where result files may come from."""
+
+    results_queue_url: str = Field(min_length=1)
+    notification_topic_arn: str = Field(min_length=1)
+    # Extra hosts Sync's signed result URLs may redirect to (comma-separated suffixes).
+    result_url_hosts: str = ""
+
+
+class ReconcileSettings(Settings):
+    """reconcile: the results queue and how long to wait before asking Sync directly."""
+
+    results_queue_url: str = Field(min_length=1)
+    submitting_grace_minutes: float = Field(default=10, ge=0)
+    poll_after_minutes: float = Field(default=30, ge=0)

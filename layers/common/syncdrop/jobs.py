@@ -76,6 +76,8 @@ class Job:
     chunk_count: int = 0
     columns: list[str] = field(default_factory=list)
     message: str = ""
+    plan: list[int] = field(default_factory=list)  # rows per planned batch
+    notified_at: datetime | None = None  # the one email went out
 
 
 @dataclass(slots=True)
@@ -90,11 +92,21 @@ class Chunk:
     updated_at: datetime | None = None
     error: str = ""
     attempts: int = 0
+    submitted_at: datetime | None = None
+    results_written: bool = False  # every row of the chunk has its results item
+    last_sync_status: str = ""  # as a webhook or a poll last reported it
 
     @property
     def holder(self) -> str:
         """How this chunk is named in the batch-capacity set."""
         return f"{self.job_id}#{self.number}"
+
+
+def results_key(upload_key: str) -> str:
+    """Where the results CSV goes: incoming/a/b.csv → results/a/b.results.csv."""
+    relative = upload_key.removeprefix("incoming/")
+    stem = relative.rsplit(".", 1)[0] if "." in relative.rsplit("/", 1)[-1] else relative
+    return f"results/{stem}.results.csv"
 
 
 def chunk_keys(job_id: str, number: int) -> tuple[str, str]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from enum import StrEnum
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from syncdrop.jobs import Chunk, ChunkStatus, Job, JobStatus, UploadRef
-from syncdrop.sync_models import Batch, Validated
+from syncdrop.messages import ResultsMessage
+from syncdrop.report import Email
+from syncdrop.sync_models import Batch, BatchStatus, Validated
 
 
 class Claim(StrEnum):
@@ -50,11 +52,47 @@ class JobStore(Protocol):
 
     def open_batch_holders(self) -> set[str]: ...
 
+    def get_chunk(self, job_id: str, number: int) -> Chunk | None: ...
+
+    def record_sync_status(self, chunk: Chunk, status: str, *, now: datetime) -> bool: ...
+
+    def touch_submitted(self, chunk: Chunk, *, now: datetime) -> bool: ...
+
+    def close_chunk(
+        self, chunk: Chunk, to: ChunkStatus, *, completed: int, failed: int, now: datetime
+    ) -> bool: ...
+
+    def claim_report(
+        self, job_id: str, token: str, *, now: datetime, stale_before: datetime
+    ) -> bool: ...
+
+    def finish_report(
+        self, job_id: str, token: str, status: JobStatus, *, now: datetime
+    ) -> bool: ...
+
+    def stale_reports(self, *, before: datetime, limit: int = 50) -> list[str]: ...
+
 
 class ResultStore(Protocol):
     def put_rows(self, job_id: str, items: Iterable[dict[str, object]]) -> int:
         """Write one results item per row (idempotent: keyed by job and row); return count."""
         ...
+
+    def job_rows(self, job_id: str) -> Iterator[dict[str, Any]]:
+        """Every results item of one job in row order."""
+        ...
+
+
+class ResultsQueue(Protocol):
+    def send(self, message: ResultsMessage) -> None: ...
+
+
+class Notifier(Protocol):
+    def publish(self, email: Email) -> str: ...
+
+
+class ResultLines(Protocol):
+    def lines(self, output_url: str) -> Iterator[bytes]: ...
 
 
 class ObjectStore(Protocol):
@@ -63,6 +101,8 @@ class ObjectStore(Protocol):
     def upload_size(self, upload: UploadRef) -> int: ...
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None: ...
 
     def get_bytes(self, key: str) -> bytes: ...
 
@@ -76,12 +116,23 @@ class SyncApi(Protocol):
 
     def get_batch(self, batch_id: str) -> Batch: ...
 
+    def list_batches(
+        self,
+        *,
+        status: BatchStatus | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> list[Batch]: ...
+
 
 __all__ = [
     "Claim",
     "JobStatus",
     "JobStore",
+    "Notifier",
     "ObjectStore",
+    "ResultLines",
     "ResultStore",
+    "ResultsQueue",
     "SyncApi",
 ]

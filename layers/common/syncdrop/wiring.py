@@ -21,8 +21,31 @@ def aws_client(service: str) -> Any:
     return boto3.session.Session().client(service, config=DEFAULT_POLICY.boto_config())
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(
+    settings: Settings,
+    *,
+    results_queue_url: str | None = None,
+    notification_topic_arn: str | None = None,
+    result_url_hosts: tuple[str, ...] | None = None,
+) -> Services:
+    """The adapters one function needs; the optional ones only when asked for."""
     dynamodb = aws_client("dynamodb")
+    queue = notifier = downloads = None
+    if results_queue_url:
+        from syncdrop.adapters.sqs_queue import SqsResultsQueue
+
+        queue = SqsResultsQueue(aws_client("sqs"), results_queue_url)
+    if notification_topic_arn:
+        from syncdrop.adapters.sns_notifier import SnsNotifier
+
+        notifier = SnsNotifier(aws_client("sns"), notification_topic_arn)
+    if result_url_hosts is not None:
+        from syncdrop.adapters.result_download import ResultDownloader
+
+        downloads = ResultDownloader(
+            api_base_url=settings.sync_api_base_url,
+            **({"allowed_redirect_hosts": result_url_hosts} if result_url_hosts else {}),
+        )
     return Services(
         jobs=DynamoJobStore(dynamodb, settings.job_table),
         results=DynamoResultStore(dynamodb, settings.results_table),
@@ -31,4 +54,7 @@ def build_services(settings: Settings) -> Services:
             base_url=settings.sync_api_base_url,
             api_key=CachedSecret(aws_client("secretsmanager"), settings.sync_api_key_secret_arn),
         ),
+        results_queue=queue,
+        notifier=notifier,
+        result_lines=downloads,
     )

@@ -17,7 +17,9 @@ from typing import Any
 from syncdrop_local.runtime.stack import FunctionSpec
 from syncdrop_local.runtime.template import ACCOUNT, REGION
 
-_env_lock = threading.RLock()
+# The process environment is shared by every function; a cold start holds this lock while
+# its function's variables are in place (handlers read their settings once, at cold start).
+_cold_start_lock = threading.RLock()
 
 
 @dataclass
@@ -44,46 +46,50 @@ class LambdaContext:
 
 @contextmanager
 def function_environment(spec: FunctionSpec) -> Iterator[None]:
-    """The function's environment variables for the length of one invocation."""
-    with _env_lock:
-        saved = {k: os.environ.get(k) for k in spec.environment}
-        os.environ.update(spec.environment)
-        try:
-            yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    """The function's environment variables for the length of a cold start."""
+    saved = {k: os.environ.get(k) for k in spec.environment}
+    os.environ.update(spec.environment)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 class LocalFunction:
-    """One function of the template, its module loaded once (a warm execution environment)."""
+    """One function of the template: loaded once, then warm, like one execution environment."""
 
     def __init__(self, spec: FunctionSpec) -> None:
         self.spec = spec
         self._module: ModuleType | None = None
+        self._handler: Callable[[dict[str, Any], Any], Any] | None = None
         self.invocations = 0
+        self._count_lock = threading.Lock()
 
-    def _handler(self) -> Callable[[dict[str, Any], Any], Any]:
+    def _load(self) -> Callable[[dict[str, Any], Any], Any]:
         module_name, _, attribute = self.spec.handler.rpartition(".")
-        if self._module is None:
-            path = self.spec.code_dir / f"{module_name.replace('.', '/')}.py"
-            name = f"syncdrop_fn_{self.spec.logical_id}"
-            spec = importlib.util.spec_from_file_location(name, path)
-            if spec is None or spec.loader is None:
-                raise ImportError(f"cannot load {path}")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            with function_environment(self.spec):
-                spec.loader.exec_module(module)  # the cold start
-            self._module = module
-        handler: Callable[[dict[str, Any], Any], Any] = getattr(self._module, attribute)
+        path = self.spec.code_dir / f"{module_name.replace('.', '/')}.py"
+        name = f"syncdrop_fn_{self.spec.logical_id}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        self._module = module
+        handler: Callable[[dict[str, Any], Any], Any] = getattr(module, attribute)
         return handler
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        handler = self._handler()
-        self.invocations += 1
-        with function_environment(self.spec):
-            return handler(event, LambdaContext(self.spec.logical_id, self.spec.timeout))
+        with self._count_lock:
+            self.invocations += 1
+        context = LambdaContext(self.spec.logical_id, self.spec.timeout)
+        if self._handler is None:
+            with _cold_start_lock, function_environment(self.spec):
+                if self._handler is None:
+                    self._handler = self._load()
+                    return self._handler(event, context)  # the cold invocation reads its env
+        return self._handler(event, context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
+from syncdrop_local.runtime.http_front import HttpFront
 from syncdrop_local.runtime.invoke import LocalFunction
 from syncdrop_local.runtime.sqs_source import SqsEventSource
 from syncdrop_local.runtime.stack import LocalStack, deploy
@@ -43,11 +45,24 @@ class MotoServer:
         self._server.stop()
 
 
+@dataclass(frozen=True)
+class CapturedEmail:
+    """What the NotificationEmail subscriber would have received."""
+
+    subject: str
+    body: str
+    attributes: dict[str, str]
+
+
 @dataclass
 class LocalRuntime:
     stack: LocalStack
+    front: HttpFront
     functions: dict[str, LocalFunction] = field(default_factory=dict)
     sqs_sources: list[SqsEventSource] = field(default_factory=list)
+    schedules: list[LocalFunction] = field(default_factory=list)
+    email_queue_url: str | None = None
+    emails: list[CapturedEmail] = field(default_factory=list)
 
     @classmethod
     def start(
@@ -63,27 +78,96 @@ class LocalRuntime:
         if endpoint_url:
             environment["AWS_ENDPOINT_URL"] = endpoint_url
         environment.update(extra_environment or {})
-        stack = deploy(root, endpoint_url, parameters, extra_environment=environment)
-        runtime = cls(stack=stack)
+        front = HttpFront({}).start()
+        stack = deploy(
+            root, endpoint_url, parameters, extra_environment=environment, api_base_url=front.url
+        )
+        runtime = cls(stack=stack, front=front)
         sqs = stack.client("sqs")
         for logical_id, spec in stack.functions.items():
             function = LocalFunction(spec)
             runtime.functions[logical_id] = function
             for source in spec.events.values():
+                props = source.properties
                 if source.kind == "SQS":
-                    arn = str(source.properties["Queue"])
+                    arn = str(props["Queue"])
                     runtime.sqs_sources.append(
                         SqsEventSource(
                             function=function,
                             sqs=sqs,
                             queue_url=stack.queue_url_for_arn(arn),
                             queue_arn=arn,
-                            batch_size=int(source.properties.get("BatchSize", 10)),
+                            batch_size=int(props.get("BatchSize", 10)),
                             report_failures="ReportBatchItemFailures"
-                            in source.properties.get("FunctionResponseTypes", []),
+                            in props.get("FunctionResponseTypes", []),
                         )
                     )
+                elif source.kind == "HttpApi":
+                    front.routes[(str(props["Method"]).upper(), str(props["Path"]))] = function
+                elif source.kind in ("Schedule", "ScheduleV2"):
+                    runtime.schedules.append(function)
+        runtime.email_queue_url = runtime._capture_email()
         return runtime
+
+    def stop(self) -> None:
+        self.front.stop()
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.front.url}/sync/webhook"
+
+    def _capture_email(self) -> str | None:
+        """An SQS subscription on each topic with an email subscriber stands in for the inbox."""
+        topics = [
+            self.stack.ref(name)
+            for name, resource in self.stack.template["Resources"].items()
+            if resource["Type"] == "AWS::SNS::Topic"
+            and any(
+                s.get("Protocol") == "email"
+                for s in resource.get("Properties", {}).get("Subscription", [])
+            )
+        ]
+        if not topics:
+            return None
+        sqs, sns = self.stack.client("sqs"), self.stack.client("sns")
+        url = sqs.create_queue(QueueName=f"{self.stack.resolver.stack_name}-email-inbox")[
+            "QueueUrl"
+        ]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        for topic in topics:
+            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+        return str(url)
+
+    def collect_emails(self) -> list[CapturedEmail]:
+        """Move delivered emails from the inbox queue into ``emails``; return all so far."""
+        if self.email_queue_url is None:
+            return self.emails
+        sqs = self.stack.client("sqs")
+        while messages := sqs.receive_message(
+            QueueUrl=self.email_queue_url, MaxNumberOfMessages=10
+        ).get("Messages"):
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                self.emails.append(
+                    CapturedEmail(
+                        subject=envelope.get("Subject", ""),
+                        body=envelope.get("Message", ""),
+                        attributes={
+                            k: v.get("Value", "")
+                            for k, v in envelope.get("MessageAttributes", {}).items()
+                        },
+                    )
+                )
+                sqs.delete_message(
+                    QueueUrl=self.email_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        return self.emails
+
+    def run_schedules(self) -> list[Any]:
+        """What EventBridge Scheduler would do at the next tick: invoke scheduled functions."""
+        return [function.invoke({}) for function in self.schedules]
 
     def pump(self) -> int:
         """Deliver one round of messages from every queue; return how many were delivered."""

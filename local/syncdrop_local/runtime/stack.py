@@ -26,9 +26,10 @@ ORDER = [
 NOT_CREATED = {
     "AWS::S3::BucketPolicy",
     "AWS::SQS::QueuePolicy",
+    "AWS::SNS::TopicPolicy",
     "AWS::Serverless::LayerVersion",
     "AWS::Serverless::Function",
-    "AWS::Serverless::HttpApi",
+    "AWS::Serverless::HttpApi",  # served by the local HTTP front
     "AWS::CloudWatch::Alarm",
     "AWS::CloudWatch::Dashboard",
     "AWS::Logs::LogGroup",
@@ -90,6 +91,7 @@ def deploy(
     *,
     stack_name: str = "syncdrop-local",
     extra_environment: dict[str, str] | None = None,
+    api_base_url: str | None = None,
 ) -> LocalStack:
     """Create every resource of ``root/template.yaml`` on moto; return how to reach them."""
     template = load_template(root / "template.yaml")
@@ -106,6 +108,14 @@ def deploy(
     stack = LocalStack(root=root, endpoint_url=endpoint_url, resolver=resolver, template=template)
     resources: dict[str, Any] = template["Resources"]
     suffix = _suffix()
+    resources = {
+        name: resource
+        for name, resource in resources.items()
+        if "Condition" not in resource or resolver.condition(resource["Condition"])
+    }
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::Serverless::HttpApi":
+            resolver.refs[logical_id] = f"local{logical_id.lower()}"
     for kind in ORDER:
         # Dead-letter queues (no redrive policy of their own) before the queues using them.
         of_kind = sorted(
@@ -123,7 +133,9 @@ def deploy(
         raise ValueError(f"the local runtime cannot create {sorted(unknown)}")
     for logical_id, resource in resources.items():
         if resource["Type"] == "AWS::Serverless::Function":
-            stack.functions[logical_id] = _function(stack, logical_id, resource, extra_environment)
+            stack.functions[logical_id] = _function(
+                stack, logical_id, resource, extra_environment, api_base_url
+            )
     return stack
 
 
@@ -217,6 +229,7 @@ def _function(
     logical_id: str,
     resource: dict[str, Any],
     extra_environment: dict[str, str] | None,
+    api_base_url: str | None,
 ) -> FunctionSpec:
     r = stack.resolver
     globals_ = stack.template.get("Globals", {}).get("Function", {})
@@ -224,6 +237,11 @@ def _function(
     variables = dict(globals_.get("Environment", {}).get("Variables", {}))
     variables.update(resource.get("Properties", {}).get("Environment", {}).get("Variables", {}))
     environment = {k: str(r.resolve(v)) for k, v in variables.items()}
+    if api_base_url:
+        # The HTTP API's public URL becomes the local front's.
+        for api_id in (v for k, v in r.refs.items() if _is_http_api(stack, k)):
+            public = f"https://{api_id}.execute-api.{REGION}.amazonaws.com"
+            environment = {k: v.replace(public, api_base_url) for k, v in environment.items()}
     environment.update(extra_environment or {})
     events = {
         name: EventSource(kind=event["Type"], properties=r.resolve(event.get("Properties", {})))
@@ -237,3 +255,8 @@ def _function(
         timeout=int(props.get("Timeout", 3)),
         events=events,
     )
+
+
+def _is_http_api(stack: LocalStack, logical_id: str) -> bool:
+    resource = stack.template["Resources"].get(logical_id, {})
+    return bool(resource.get("Type") == "AWS::Serverless::HttpApi")

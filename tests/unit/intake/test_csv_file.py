@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tracemalloc
 
 import pytest
 
@@ -302,3 +303,39 @@ def test_rejections_and_acceptances_keep_file_order() -> None:
 
     assert [type(row) for row in rows] == [AcceptedRow, RowRejection, AcceptedRow]
     assert json.loads(rows[2].line)["request_id"] == "row-4"  # type: ignore[union-attr]
+
+
+def test_memory_stays_flat_while_a_large_file_streams_through() -> None:
+    class GeneratedUpload(io.RawIOBase):
+        """20 MB of rows made on demand, so only the reader can hold them."""
+
+        def __init__(self, rows: int) -> None:
+            self._rows = iter(range(rows))
+            self._pending = b"video_url,audio_url,notes\n"
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+            while len(self._pending) < len(buffer):
+                number = next(self._rows, None)
+                if number is None:
+                    break
+                self._pending += f"{VIDEO},{AUDIO},{'n' * 2000}{number}\n".encode()
+            size = min(len(buffer), len(self._pending))
+            buffer[:size] = self._pending[:size]
+            self._pending = self._pending[size:]
+            return size
+
+    tracemalloc.start()
+    try:
+        accepted = sum(
+            isinstance(row, AcceptedRow)
+            for row in UploadReader(GeneratedUpload(10_000), kind="csv", rules=RULES)  # type: ignore[arg-type]
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert accepted == 10_000
+    assert peak < 5 * 1024 * 1024

@@ -60,6 +60,13 @@ def test_a_sync_batch_line_is_accepted_as_is_in_compact_form() -> None:
     }
 
 
+def test_only_request_id_endpoint_and_payload_are_sent() -> None:
+    row = only(jsonl(line(metadata={"owner": "ann"}, status="new")))
+
+    assert isinstance(row, AcceptedRow)
+    assert list(json.loads(row.line)) == ["request_id", "endpoint", "payload"]
+
+
 def test_text_to_speech_lines_fill_the_tts_columns() -> None:
     tts = {"type": "text", "provider": {"name": "elevenlabs", "voiceId": "v1", "script": "Hi"}}
     row = only(
@@ -228,7 +235,13 @@ def test_a_line_too_long_for_any_batch_is_rejected_and_reading_goes_on() -> None
 
 
 def test_a_line_over_the_line_byte_limit_is_rejected() -> None:
-    row = only(jsonl(line(padding="x" * 300_000)))
+    tts = {
+        "type": "text",
+        "provider": {"name": "elevenlabs", "voiceId": "v", "script": "x" * 300_000},
+    }
+    row = only(
+        jsonl(line(payload={"model": "sync-3", "input": [{"type": "video", "url": VIDEO}, tts]}))
+    )
 
     assert isinstance(row, RowRejection)
     assert "one line can be at most 262,143 bytes" in row.reason

@@ -15,6 +15,7 @@ from syncdrop.jobs import Chunk, ChunkStatus, Job, JobStatus, UploadRef
 from syncdrop.ports import Claim
 
 OPEN_INDEX = "OpenChunks"
+REPORTING = "REPORTING"  # open_status of a job whose report is being written
 CAPACITY_KEY = {"pk": {"S": "CAPACITY"}, "sk": {"S": "BATCHES"}}
 
 _ser = TypeSerializer()
@@ -52,12 +53,17 @@ def _job_from(item: dict[str, Any]) -> Job:
         chunk_count=int(d.get("chunk_count", 0)),
         columns=json.loads(d.get("columns", "[]")),
         message=d.get("message", ""),
+        plan=json.loads(d.get("plan", "[]")),
+        notified_at=_when(d.get("notified_at")),
     )
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def _chunk_from(item: dict[str, Any]) -> Chunk:
     d = _plain(item)
-    updated = d.get("updated_at")
     return Chunk(
         job_id=d["job_id"],
         number=int(d["number"]),
@@ -66,9 +72,12 @@ def _chunk_from(item: dict[str, Any]) -> Chunk:
         input_key=d["input_key"],
         manifest_key=d["manifest_key"],
         batch_id=d.get("batch_id"),
-        updated_at=datetime.fromisoformat(updated) if updated else None,
+        updated_at=_when(d.get("updated_at")),
         error=d.get("error_reason", ""),
         attempts=int(d.get("attempts", 0)),
+        submitted_at=_when(d.get("submitted_at")),
+        results_written=bool(d.get("results_written", False)),
+        last_sync_status=d.get("last_sync_status", ""),
     )
 
 
@@ -126,7 +135,7 @@ class DynamoJobStore:
                 Key=_job_key(job.job_id),
                 UpdateExpression=(
                     "SET #s = :s, #rows = :rows, #valid = :valid, #rej = :rej, "
-                    "#chunks = :chunks, #cols = :cols, #msg = :msg"
+                    "#chunks = :chunks, #cols = :cols, #msg = :msg, #plan = :plan"
                 ),
                 ConditionExpression="#s = :received",
                 ExpressionAttributeNames={
@@ -137,6 +146,7 @@ class DynamoJobStore:
                     "#chunks": "chunk_count",
                     "#cols": "columns",
                     "#msg": "message",
+                    "#plan": "plan",
                 },
                 ExpressionAttributeValues={
                     ":s": {"S": job.status.value},
@@ -146,6 +156,7 @@ class DynamoJobStore:
                     ":chunks": {"N": str(job.chunk_count)},
                     ":cols": {"S": json.dumps(job.columns)},
                     ":msg": {"S": job.message},
+                    ":plan": {"S": json.dumps(job.plan)},
                     ":received": {"S": JobStatus.RECEIVED.value},
                 },
             )
@@ -357,3 +368,114 @@ class DynamoJobStore:
         answer = self._call("get_item", Key=CAPACITY_KEY, ConsistentRead=True)
         holders = answer.get("Item", {}).get("holders", {}).get("SS", [])
         return set(holders)
+
+    # --- completion --------------------------------------------------------------------------
+    def record_sync_status(self, chunk: Chunk, status: str, *, now: datetime) -> bool:
+        """What a webhook or a poll said about the chunk's batch (no state change)."""
+        try:
+            self._call(
+                "update_item",
+                Key=_chunk_key(chunk.job_id, chunk.number),
+                UpdateExpression="SET last_sync_status = :st, sync_status_at = :now",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":st": {"S": status}, ":now": {"S": _iso(now)}},
+            )
+            return True
+        except ClientError:
+            return False
+
+    def touch_submitted(self, chunk: Chunk, *, now: datetime) -> bool:
+        """Move a SUBMITTED chunk to the back of the poll order after checking on it."""
+        try:
+            self._call(
+                "update_item",
+                Key=_chunk_key(chunk.job_id, chunk.number),
+                UpdateExpression="SET open_since = :since",
+                ConditionExpression="#s = :submitted",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":since": {"S": f"{_iso(now)}#{chunk.job_id}#{chunk.number:05d}"},
+                    ":submitted": {"S": ChunkStatus.SUBMITTED.value},
+                },
+            )
+            return True
+        except ClientError:
+            return False
+
+    def close_chunk(
+        self, chunk: Chunk, to: ChunkStatus, *, completed: int, failed: int, now: datetime
+    ) -> bool:
+        """Every row has its results item: end the chunk and free its capacity slot."""
+        return self._transition(
+            chunk,
+            to=to,
+            allowed_from=(ChunkStatus.SUBMITTED, ChunkStatus.FAILED),
+            now=now,
+            release=True,
+            extra_set=", results_written = :yes, rows_completed = :ok, rows_failed = :ko",
+            extra_values={
+                ":yes": {"BOOL": True},
+                ":ok": {"N": str(completed)},
+                ":ko": {"N": str(failed)},
+            },
+        )
+
+    # --- the one email ------------------------------------------------------------------------
+    def claim_report(
+        self, job_id: str, token: str, *, now: datetime, stale_before: datetime
+    ) -> bool:
+        """Become the one worker that writes the report and sends the email (a lease)."""
+        try:
+            self._call(
+                "update_item",
+                Key=_job_key(job_id),
+                UpdateExpression=(
+                    "SET report_claim = :token, open_status = :reporting, open_since = :now"
+                ),
+                ConditionExpression=(
+                    "attribute_not_exists(notified_at) AND "
+                    "(attribute_not_exists(report_claim) OR open_since < :stale)"
+                ),
+                ExpressionAttributeValues={
+                    ":token": {"S": token},
+                    ":reporting": {"S": REPORTING},
+                    ":now": {"S": _iso(now)},
+                    ":stale": {"S": _iso(stale_before)},
+                },
+            )
+            return True
+        except ClientError:
+            return False
+
+    def finish_report(self, job_id: str, token: str, status: JobStatus, *, now: datetime) -> bool:
+        """The email went out: record it, so no retry ever sends another."""
+        try:
+            self._call(
+                "update_item",
+                Key=_job_key(job_id),
+                UpdateExpression=(
+                    "SET #s = :status, notified_at = :now "
+                    "REMOVE report_claim, open_status, open_since"
+                ),
+                ConditionExpression="report_claim = :token",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":status": {"S": status.value},
+                    ":now": {"S": _iso(now)},
+                    ":token": {"S": token},
+                },
+            )
+            return True
+        except ClientError:
+            return False
+
+    def stale_reports(self, *, before: datetime, limit: int = 50) -> list[str]:
+        """Jobs whose report worker stopped before sending the email."""
+        page = self._call(
+            "query",
+            IndexName=OPEN_INDEX,
+            KeyConditionExpression="open_status = :s AND open_since < :before",
+            ExpressionAttributeValues={":s": {"S": REPORTING}, ":before": {"S": _iso(before)}},
+            Limit=limit,
+        )
+        return [_plain(i)["job_id"] for i in page.get("Items", [])]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from syncdrop.adapters.policy import DEFAULT_POLICY, RetryPolicy
@@ -15,6 +15,7 @@ from syncdrop.errors import StorageError
 
 BATCH_WRITE_LIMIT = 25
 _ser = TypeSerializer()
+_de = TypeDeserializer()
 
 
 def row_key(row_number: int) -> str:
@@ -72,3 +73,21 @@ class DynamoResultStore:
                         f"{len(pending)} results stayed unprocessed in {self._table}"
                     )
                 self._sleep(delay)
+
+    def job_rows(self, job_id: str) -> Iterator[dict[str, Any]]:
+        """Every results item of a job, in row order, one page at a time (a Query, never a scan)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "job_id = :j",
+            "ExpressionAttributeValues": {":j": {"S": job_id}},
+        }
+        while True:
+            try:
+                page = self._db.query(**kwargs)
+            except ClientError as exc:
+                raise StorageError(f"Query on {self._table} failed: {exc}") from exc
+            for item in page.get("Items", []):
+                yield {k: _de.deserialize(v) for k, v in item.items()}
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

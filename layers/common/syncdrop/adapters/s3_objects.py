@@ -45,6 +45,15 @@ class S3ObjectStore:
         except ClientError as exc:
             raise StorageError(f"S3 put s3://{self._bucket}/{key} failed: {exc}") from exc
 
+    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
+        """Upload a local file (multipart when large) without reading it into memory."""
+        try:
+            self._s3.upload_fileobj(
+                source, self._bucket, key, ExtraArgs={"ContentType": content_type}
+            )
+        except ClientError as exc:
+            raise StorageError(f"S3 upload s3://{self._bucket}/{key} failed: {exc}") from exc
+
     def get_bytes(self, key: str) -> bytes:
         try:
             answer = self._s3.get_object(Bucket=self._bucket, Key=key)

@@ -219,6 +219,7 @@ def _read_and_plan(
         chunks.append(chunk)
     job.status = JobStatus.RUNNING
     job.chunk_count = len(chunks)
+    job.plan = [len(span) for span in plan]
     job.message = f"{valid} rows in {len(chunks)} batches; {rejected} rows rejected"
     services.jobs.finish_intake(job)
     logger.info(
@@ -250,6 +251,7 @@ def _dry_run(services: Services, job: Job, plan: list[range], spool: _SpooledRow
             verdicts.append(f"batch {number} ({len(plan[number - 1])} rows): {answer.status}")
     job.status = JobStatus.VALIDATED
     job.chunk_count = len(plan)
+    job.plan = [len(span) for span in plan]
     job.message = "Dry run. " + "; ".join(verdicts)
     services.jobs.finish_intake(job)
     return IntakeOutcome(job=job, chunks=[], fresh=True)

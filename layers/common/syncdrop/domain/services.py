@@ -6,7 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from syncdrop.ports import JobStore, ObjectStore, ResultStore, SyncApi
+from syncdrop.ports import (
+    JobStore,
+    Notifier,
+    ObjectStore,
+    ResultLines,
+    ResultsQueue,
+    ResultStore,
+    SyncApi,
+)
 
 
 def utc_now() -> datetime:
@@ -20,3 +28,22 @@ class Services:
     objects: ObjectStore
     sync: SyncApi
     clock: Callable[[], datetime] = field(default=utc_now)
+    # Only the completion side needs these; intake-only tests may leave them out.
+    results_queue: ResultsQueue | None = None
+    notifier: Notifier | None = None
+    result_lines: ResultLines | None = None
+
+    def queue(self) -> ResultsQueue:
+        if self.results_queue is None:
+            raise RuntimeError("this function was built without the results queue")
+        return self.results_queue
+
+    def email(self) -> Notifier:
+        if self.notifier is None:
+            raise RuntimeError("this function was built without the notifier")
+        return self.notifier
+
+    def downloads(self) -> ResultLines:
+        if self.result_lines is None:
+            raise RuntimeError("this function was built without the result downloader")
+        return self.result_lines

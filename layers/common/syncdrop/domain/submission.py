@@ -18,6 +18,7 @@ from syncdrop.errors import (
     SyncUnavailable,
 )
 from syncdrop.jobs import Chunk, ChunkStatus
+from syncdrop.messages import ResultsMessage
 from syncdrop.ports import Claim
 from syncdrop.sync_models import Batch
 
@@ -110,6 +111,8 @@ def _submit_claimed(
         return
     except SyncRejected as exc:
         jobs.fail_chunk(chunk, f"Sync refused the batch: {exc.message}", now=services.clock())
+        # Its rows still need their FAILED results and the job its report.
+        services.queue().send(ResultsMessage.for_chunk(chunk.job_id, chunk.number, None))
         report.failed += 1
         logger.error("Sync refused the batch", extra={**log, "status": exc.status})
         if exc.status in (401, 402):

@@ -9,10 +9,11 @@ from collections.abc import Callable
 from syncdrop.intake.rules import IntakeRules
 
 # A host made of DNS labels or a bracketed IPv6 address, an optional port, then anything
-# without whitespace. Only https: Sync downloads the media itself.
+# without whitespace. Only https: Sync downloads the media itself. (Possessive quantifiers:
+# nothing to backtrack into, and this runs twice per row.)
 HTTPS_URL = re.compile(
-    r"(?i:https)://(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])"
-    r"(?::[0-9]{1,5})?(?:[/?#]\S*)?"
+    r"(?i:https)://(?:[A-Za-z0-9-]++(?:\.[A-Za-z0-9-]++)*+\.?|\[[0-9A-Fa-f:.]+\])"
+    r"(?::[0-9]{1,5})?(?:[/?#]\S*+)?"
 )
 # S3 bucket naming rules; a key may hold spaces (the presigned URL encodes them).
 S3_URL = re.compile(r"(?i:s3)://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/([^\x00-\x1f\x7f]+)")

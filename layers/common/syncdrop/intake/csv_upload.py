@@ -32,7 +32,6 @@ from syncdrop.intake.text_source import TextProblem, TextSource
 
 DELIMITERS = (",", ";", "\t")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
-_FIELD_LIMIT = csv.field_size_limit()
 _NO_CELLS: list[str] = []  # shared, never mutated
 
 
@@ -71,7 +70,7 @@ class CsvLayout:
                 continue
             if key in position:
                 raise FileRejected(
-                    f"The header (row 1) has the column {shown(cell)} twice (columns "
+                    f"The header has the column {shown(cell)} twice (columns "
                     f"{position[key] + 1} and {pos + 1}). Each column name may appear only "
                     "once: rename or remove one of them."
                 )
@@ -386,8 +385,8 @@ def read_csv(
 def _csv_error_message(error: csv.Error, row: int) -> str:
     if "field larger than field limit" in str(error):
         return (
-            f"Row {row} has a cell longer than {_FIELD_LIMIT:,} characters. Usually a double "
-            'quote (") that is opened but never closed makes the rest of the file one cell: '
+            f"Row {row} has a cell longer than {csv.field_size_limit():,} characters. Usually a "
+            'double quote (") that is opened but never closed makes the rest of the file one cell: '
             "check the quotes in that row."
         )
     return f"Row {row} cannot be read as CSV ({error}). Export the file again as CSV."

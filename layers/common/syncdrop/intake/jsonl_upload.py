@@ -70,9 +70,8 @@ class JsonlLineChecker:
         request_id = self._claim_request_id(line, line_number, columns, problems)
 
         endpoint = line.get("endpoint")
-        if endpoint is None:
-            line["endpoint"] = ENDPOINT  # the only endpoint a batch line can name
-        elif endpoint != ENDPOINT:
+        # A missing endpoint can only mean the one endpoint a batch line can name.
+        if endpoint is not None and endpoint != ENDPOINT:
             problems.append(f'endpoint {shown(_as_text(endpoint))} must be "{ENDPOINT}".')
 
         payload = line.get("payload")
@@ -84,12 +83,9 @@ class JsonlLineChecker:
         if problems:
             return RowRejection(line_number, request_id, " ".join(problems), columns)
         assert request_id is not None
-        if "request_id" not in line or line["request_id"] != request_id:
-            line = {
-                "request_id": request_id,
-                **{k: v for k, v in line.items() if k != "request_id"},
-            }
-        encoded = compact_json(line).encode()
+        # Only the three keys Sync reads; other top-level keys stay out, like extra CSV columns.
+        sent = {"request_id": request_id, "endpoint": ENDPOINT, "payload": payload}
+        encoded = compact_json(sent).encode()
         if len(encoded) >= self.rules.max_line_bytes:
             return RowRejection(
                 line_number,

@@ -1,0 +1,58 @@
+"""fan_out_results: a finished batch's rows into DynamoDB; a finished job's CSV and email."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from syncdrop.config import CompletionSettings
+from syncdrop.domain.completion import handle_results_message
+from syncdrop.domain.services import Services
+from syncdrop.messages import ResultsMessage
+from syncdrop.observability import logger, metrics
+from syncdrop.wiring import build_services
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def runtime() -> tuple[CompletionSettings, Services]:
+    settings = CompletionSettings.from_env()
+    hosts = tuple(h.strip() for h in settings.result_url_hosts.split(",") if h.strip())
+    services = build_services(
+        settings,
+        results_queue_url=settings.results_queue_url,
+        notification_topic_arn=settings.notification_topic_arn,
+        result_url_hosts=hosts,
+    )
+    return settings, services
+
+
+def handle_record(record: SQSRecord) -> None:
+    settings, services = runtime()
+    message = ResultsMessage.from_json(record.body)  # BadMessage: to the DLQ after retries
+    logger.append_keys(job_id=message.job_id)
+    outcome = handle_results_message(
+        services,
+        message,
+        batch_concurrency=settings.batch_concurrency,
+        webhook_base=settings.webhook_url,
+    )
+    logger.info("results message handled", extra={"outcome": outcome.value})
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )

@@ -1,0 +1,82 @@
+"""receive_webhook: Sync's signed batch webhook → verified → recorded → results queue, fast."""
+
+from __future__ import annotations
+
+import base64
+import time
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from syncdrop.adapters.secrets import CachedSecret
+from syncdrop.config import WebhookSettings
+from syncdrop.domain.services import Services
+from syncdrop.domain.webhooks import WebhookOutcome, accept_webhook
+from syncdrop.observability import logger, metrics
+from syncdrop.sync_models import Batch
+from syncdrop.webhook_signature import SignatureVerdict, verify_sync_signature
+from syncdrop.wiring import aws_client, build_services
+
+app = APIGatewayHttpResolver()
+
+
+@cache
+def runtime() -> tuple[WebhookSettings, Services, CachedSecret | None]:
+    settings = WebhookSettings.from_env()
+    services = build_services(settings, results_queue_url=settings.results_queue_url)
+    secret = None
+    if settings.webhook_secret_arn:
+        secret = CachedSecret(aws_client("secretsmanager"), settings.webhook_secret_arn)
+    return settings, services, secret
+
+
+def raw_body(body: str | None, is_base64: bool | None) -> bytes:
+    """The exact bytes Sync signed (HTTP API base64-encodes bodies it considers binary)."""
+    if body is None:
+        return b""
+    return base64.b64decode(body) if is_base64 else body.encode("utf-8")
+
+
+def _answer(status: int, message: str) -> Response[dict[str, str]]:
+    return Response(status_code=status, content_type="application/json", body={"message": message})
+
+
+@app.post("/sync/webhook")
+def sync_webhook() -> Response[dict[str, str]]:
+    settings, services, secret = runtime()
+    event = app.current_event
+    raw = raw_body(event.body, event.is_base64_encoded)
+    verdict = verify_sync_signature(
+        event.headers or {},
+        raw,
+        secret() if secret is not None else None,
+        now=time.time(),
+        tolerance_seconds=settings.signature_tolerance_seconds,
+    )
+    if verdict is not SignatureVerdict.VALID:
+        metrics.add_metric("WebhooksRejected", MetricUnit.Count, 1)
+        logger.warning("webhook refused", extra={"verdict": verdict.value})  # never the body
+        return _answer(401, "invalid or missing signature")
+    query = event.query_string_parameters or {}
+    job_id, chunk = query.get("job", ""), query.get("chunk", "")
+    try:
+        batch = Batch.model_validate_json(raw)
+    except ValidationError:
+        return _answer(400, "not a batch status payload")
+    if not job_id or not chunk.isdigit():
+        return _answer(404, "unknown batch")
+    logger.append_keys(job_id=job_id)
+    outcome = accept_webhook(services, job_id=job_id, chunk_number=int(chunk), batch=batch)
+    if outcome is WebhookOutcome.UNKNOWN_BATCH:
+        return _answer(404, "unknown batch")
+    return _answer(200, outcome.value.lower())
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

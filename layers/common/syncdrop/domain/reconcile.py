@@ -1,0 +1,122 @@
+"""The scheduled backstop: resolve unknown submissions, poll quiet batches, restart stuck reports.
+
+Sync documents no webhook retries and batches have no idempotency key, so this is what makes
+a lost webhook, a 429 or a crash between POST and the write that records it harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+from aws_lambda_powertools import Logger
+
+from syncdrop.domain.reporting import REPORT_LEASE
+from syncdrop.domain.services import Services
+from syncdrop.domain.submission import SubmissionReport, submit_ready_chunks
+from syncdrop.errors import SyncNotFound
+from syncdrop.jobs import Chunk, ChunkStatus
+from syncdrop.messages import ResultsMessage
+from syncdrop.sync_models import Batch
+
+logger = Logger(child=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcilePolicy:
+    batch_concurrency: int
+    webhook_base: str
+    # Longer than submit_batch's timeout: a POST may still be in flight before that.
+    submitting_grace: timedelta = timedelta(minutes=10)
+    # A batch quiet this long is asked directly (its webhook may be lost).
+    poll_after: timedelta = timedelta(minutes=30)
+    # How far before a chunk's claim Sync's created_at may lie (clock skew).
+    list_margin: timedelta = timedelta(minutes=5)
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    adopted: int = 0
+    requeued: int = 0
+    polled: int = 0
+    enqueued: int = 0
+    reports_restarted: int = 0
+    submission: SubmissionReport = field(default_factory=SubmissionReport)
+
+
+def owner_of(batch: Batch) -> tuple[str, int] | None:
+    """The job and chunk a batch was made for, from the webhookUrl Sync echoes back."""
+    if not batch.webhook_url:
+        return None
+    query = parse_qs(urlsplit(batch.webhook_url).query)
+    job, chunk = query.get("job", [""])[0], query.get("chunk", [""])[0]
+    if not job or not chunk.isdigit():
+        return None
+    return job, int(chunk)
+
+
+def _resolve_submitting(
+    services: Services, policy: ReconcilePolicy, report: ReconcileReport
+) -> None:
+    now = services.clock()
+    stuck = services.jobs.open_chunks(ChunkStatus.SUBMITTING, before=now - policy.submitting_grace)
+    if not stuck:
+        return
+    oldest = min(c.updated_at or now for c in stuck)
+    batches = services.sync.list_batches(created_after=oldest - policy.list_margin)
+    owned: dict[tuple[str, int], Batch] = {}
+    for batch in batches:
+        owner = owner_of(batch)
+        if owner is not None:
+            owned.setdefault(owner, batch)
+    for chunk in stuck:
+        batch = owned.get((chunk.job_id, chunk.number))
+        if batch is not None:
+            if services.jobs.mark_submitted(chunk, batch.id, now=now):
+                report.adopted += 1
+                logger.info(
+                    "adopted a batch whose creation was unconfirmed", extra={"batch_id": batch.id}
+                )
+        elif services.jobs.release_to_queue(chunk, "Sync has no batch for this chunk", now=now):
+            report.requeued += 1
+            logger.info("no batch at Sync; chunk back in the queue", extra={"job_id": chunk.job_id})
+
+
+def _poll_quiet(services: Services, policy: ReconcilePolicy, report: ReconcileReport) -> None:
+    now = services.clock()
+    quiet = services.jobs.open_chunks(ChunkStatus.SUBMITTED, before=now - policy.poll_after)
+    for chunk in quiet:
+        _poll_one(services, chunk, now, report)
+
+
+def _poll_one(services: Services, chunk: Chunk, now: datetime, report: ReconcileReport) -> None:
+    if chunk.batch_id is None:
+        return
+    report.polled += 1
+    try:
+        batch = services.sync.get_batch(chunk.batch_id)
+    except SyncNotFound:
+        services.jobs.fail_chunk(chunk, "Sync no longer knows this batch.", now=now)
+        services.queue().send(ResultsMessage.for_chunk(chunk.job_id, chunk.number, None))
+        report.enqueued += 1
+        return
+    services.jobs.record_sync_status(chunk, batch.status.value, now=now)
+    if batch.status.is_terminal:
+        services.queue().send(ResultsMessage.for_chunk(chunk.job_id, chunk.number, batch.id))
+        report.enqueued += 1
+    else:
+        services.jobs.touch_submitted(chunk, now=now)
+
+
+def reconcile(services: Services, policy: ReconcilePolicy) -> ReconcileReport:
+    report = ReconcileReport()
+    _resolve_submitting(services, policy, report)
+    _poll_quiet(services, policy, report)
+    for job_id in services.jobs.stale_reports(before=services.clock() - REPORT_LEASE):
+        services.queue().send(ResultsMessage.for_job(job_id))
+        report.reports_restarted += 1
+    report.submission = submit_ready_chunks(
+        services, batch_concurrency=policy.batch_concurrency, webhook_base=policy.webhook_base
+    )
+    return report

@@ -1,0 +1,156 @@
+"""When a job is over: write the results CSV and send its one email, exactly once."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from syncdrop.domain.services import Services
+from syncdrop.jobs import Job, JobStatus, results_key
+from syncdrop.report import (
+    Email,
+    JobReport,
+    ReportRow,
+    RowStatus,
+    completed_email,
+    dry_run_email,
+    failed_file_email,
+    top_error_reasons,
+    write_results_csv,
+)
+
+logger = Logger(child=True)
+
+# A report worker that has not finished after this long is presumed dead (Lambda's limit is 15 min).
+REPORT_LEASE = timedelta(minutes=16)
+# Presigned with the function's temporary credentials, so keep it within their lifetime.
+LINK_LIFETIME = timedelta(hours=6)
+DRY_RUN_REJECTIONS_SHOWN = 20
+
+
+class FinishOutcome(StrEnum):
+    NOT_YET = "NOT_YET"  # chunks still open
+    ALREADY_SENT = "ALREADY_SENT"
+    BUSY = "BUSY"  # another worker holds the report lease
+    SENT = "SENT"
+
+
+@dataclass
+class _Reasons:
+    """Error reasons seen while streaming rows into the CSV, for the email's top list."""
+
+    seen: list[str] = field(default_factory=list)
+
+    def rows(self, items: Iterator[dict[str, Any]]) -> Iterator[ReportRow]:
+        for item in items:
+            status = RowStatus(item["status"])
+            message = str(item.get("error_message", ""))
+            if status is not RowStatus.COMPLETED and message:
+                self.seen.append(message)
+            duration = item.get("output_duration")
+            yield ReportRow(
+                row_number=int(item["row_number"]),
+                request_id=str(item.get("request_id", "")),
+                status=status,
+                output_url=str(item.get("output_url", "")),
+                output_duration=float(duration) if duration not in (None, "") else None,
+                generation_id=str(item.get("generation_id", "")),
+                error_code=str(item.get("error_code", "")),
+                error_message=message,
+                columns=json.loads(str(item.get("columns") or "{}")),
+            )
+
+
+def _job_is_over(services: Services, job: Job) -> bool:
+    if job.status in (JobStatus.FAILED, JobStatus.VALIDATED):
+        return True
+    if job.status is not JobStatus.RUNNING:
+        return False
+    chunks = services.jobs.job_chunks(job.job_id)
+    return len(chunks) == job.chunk_count and all(c.results_written for c in chunks)
+
+
+def finish_job(services: Services, job_id: str) -> FinishOutcome:
+    job = services.jobs.get_job(job_id)
+    if job is None or job.notified_at is not None:
+        return FinishOutcome.ALREADY_SENT
+    if not _job_is_over(services, job):
+        return FinishOutcome.NOT_YET
+    now = services.clock()
+    token = uuid.uuid4().hex
+    if not services.jobs.claim_report(job_id, token, now=now, stale_before=now - REPORT_LEASE):
+        return FinishOutcome.BUSY
+    email, final = _compose(services, job, now)
+    services.email().publish(email)
+    # A crash between publish and this write is the one place a second email could come from.
+    services.jobs.finish_report(job_id, token, final, now=services.clock())
+    logger.info("email sent", extra={"job_id": job_id, "status": final.value})
+    return FinishOutcome.SENT
+
+
+def _compose(services: Services, job: Job, now: datetime) -> tuple[Email, JobStatus]:
+    upload = job.upload
+    if job.status is JobStatus.FAILED:
+        email = failed_file_email(
+            job_id=job.job_id,
+            file_name=upload.file_name,
+            bucket=upload.bucket,
+            key=upload.key,
+            reason=job.message,
+            received_at=job.created_at,
+        )
+        return email, JobStatus.FAILED
+    if job.status is JobStatus.VALIDATED:
+        rejections = []
+        for item in services.results.job_rows(job.job_id):
+            if len(rejections) >= DRY_RUN_REJECTIONS_SHOWN:
+                break
+            rejections.append((int(item["row_number"]), str(item.get("error_message", ""))))
+        email = dry_run_email(
+            job_id=job.job_id,
+            file_name=upload.file_name,
+            bucket=upload.bucket,
+            key=upload.key,
+            rows=job.rows,
+            valid=job.valid,
+            rejected=job.rejected,
+            batches=job.plan,
+            verdict=job.message,
+            rejections=rejections,
+        )
+        return email, JobStatus.VALIDATED
+    return _completed(services, job, now), JobStatus.COMPLETED
+
+
+def _completed(services: Services, job: Job, now: datetime) -> Email:
+    key = results_key(job.upload.key)
+    reasons = _Reasons()
+    with tempfile.TemporaryFile() as spool:
+        counts = write_results_csv(
+            reasons.rows(services.results.job_rows(job.job_id)), job.columns, spool
+        )
+        spool.seek(0)
+        services.objects.put_file(key, spool, "text/csv; charset=utf-8")
+    link = services.objects.presign_get(job.upload.bucket, key, int(LINK_LIFETIME.total_seconds()))
+    report = JobReport(
+        job_id=job.job_id,
+        file_name=job.upload.file_name,
+        bucket=job.upload.bucket,
+        key=job.upload.key,
+        counts=counts,
+        top_errors=top_error_reasons(reasons.seen),
+        started_at=job.created_at,
+        finished_at=now,
+        results_uri=f"s3://{job.upload.bucket}/{key}",
+        results_link=link,
+        link_expires_at=now + LINK_LIFETIME,
+    )
+    return completed_email(report)
