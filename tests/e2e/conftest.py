@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +15,7 @@ from syncdrop_local.runtime.local_runtime import LocalRuntime, MotoServer
 from syncdrop_local.state_view import job_snapshot, table_items
 
 API_KEY = "sk-e2e-key"
+WEBHOOK_SECRET = "whsec_e2e_secret"
 
 
 @dataclass
@@ -26,6 +29,22 @@ class LocalSystem:
 
     def drop(self, key: str, body: bytes) -> None:
         self.runtime.stack.client("s3").put_object(Bucket=self.bucket, Key=key, Body=body)
+
+    def finish_batches(self) -> None:
+        """Let Sync's emulated clock run until every batch is over; webhooks go out now."""
+        self.emulator.advance(10_000)
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Pump queues (webhooks arrive on their own thread) until nothing moves."""
+        self.runtime.drain(timeout=timeout, idle_rounds=4)
+
+    def results(self) -> list[dict[str, Any]]:
+        return sorted(table_items(self.runtime.stack, "ResultsTable"), key=lambda i: i["row_key"])
+
+    def results_csv(self, key: str) -> list[list[str]]:
+        body = self.runtime.stack.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"]
+        text = body.read().decode("utf-8-sig")
+        return list(csv.reader(io.StringIO(text)))
 
     def jobs(self) -> list[dict[str, Any]]:
         return [i for i in table_items(self.runtime.stack, "JobTable") if i.get("type") == "job"]
@@ -45,27 +64,38 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def local_system(moto_endpoint: str) -> Iterator[Any]:
-    emulators: list[SyncEmulator] = []
+    started: list[Any] = []
 
-    def make(batch_concurrency: int = 2, **emulator_options: Any) -> LocalSystem:
+    def make(
+        batch_concurrency: int = 2,
+        *,
+        stack_webhook_secret: str = WEBHOOK_SECRET,
+        environment: dict[str, str] | None = None,
+        **emulator_options: Any,
+    ) -> LocalSystem:
+        options = {"time_scale": 0.0, "pending_seconds": 5, "processing_seconds_per_line": 1}
+        options.update(emulator_options)
         emulator = SyncEmulator(
             api_key=API_KEY,
-            webhook_secret="whsec_e2e",
+            webhook_secret=WEBHOOK_SECRET,
             batch_concurrency=batch_concurrency,
-            **emulator_options,
+            **options,
         ).start()
-        emulators.append(emulator)
+        started.append(emulator)
         runtime = LocalRuntime.start(
             moto_endpoint,
             {
                 "NotificationEmail": "person@example.com",
                 "SyncApiKey": API_KEY,
+                "SyncWebhookSecret": stack_webhook_secret,
                 "SyncApiBaseUrl": emulator.url,
                 "BatchConcurrency": str(batch_concurrency),
             },
+            extra_environment=environment,
         )
+        started.append(runtime)
         return LocalSystem(runtime=runtime, emulator=emulator)
 
     yield make
-    for emulator in emulators:
-        emulator.stop()
+    for thing in reversed(started):
+        thing.stop()

@@ -1,7 +1,8 @@
-"""Downloading a batch's result JSONL: against the emulator over HTTP, and fake hosts for the rest."""
+"""Downloading a batch's result JSONL: from the emulator over HTTP, and from fake hosts."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterator
 
@@ -91,12 +92,9 @@ class FakeResultHost:
         self.streams.append(stream)
         return httpx.Response(200, stream=stream)
 
-    def downloader(self, **kwargs: object) -> ResultDownloader:
+    def downloader(self) -> ResultDownloader:
         return ResultDownloader(
-            api_base_url=SYNC_BASE,
-            policy=FAST,
-            transport=httpx.MockTransport(self),
-            **kwargs,  # type: ignore[arg-type]
+            api_base_url=SYNC_BASE, policy=FAST, transport=httpx.MockTransport(self)
         )
 
 
@@ -159,6 +157,7 @@ def completed_batch(
     sync_api: SyncBatchApi, emulator: SyncEmulator, fail: set[int] | None = None
 ) -> Batch:
     created = sync_api.create_batch(batch_lines(20, fail=fail), webhook_url=None)
+    assert isinstance(created, Batch)
     emulator.advance(1000)
     batch = sync_api.get_batch(created.id)
     assert batch.status is BatchStatus.COMPLETED
@@ -320,7 +319,6 @@ def test_output_url_outside_the_allowed_hosts_is_refused_before_any_request(url)
         "https://internal.corp.example/result.jsonl",
         "http://results.s3.amazonaws.com/result.jsonl",  # a downgrade to plain http
         "https://key:secret@results.s3.amazonaws.com/result.jsonl",
-        "http://[::1",
     ],
 )
 def test_redirect_to_a_disallowed_target_is_refused(location):
@@ -360,6 +358,13 @@ def test_redirects_to_the_usual_result_hosts_are_followed(location):
     assert len(seen) == 2
     for request in seen:
         assert not {"x-api-key", "authorization"} & set(request.headers.keys())
+
+
+def test_an_unreadable_location_is_a_download_error():
+    host = FakeResultHost([b"{}\n"], location="http://[::1")
+    with pytest.raises(ResultDownloadError):
+        list(host.downloader().lines(OUTPUT_URL))
+    assert {r.url.host for r in host.requests} == {"api.sync.so"}
 
 
 def test_too_many_redirects():
@@ -460,6 +465,21 @@ def test_timeouts_give_up_after_the_shared_policy():
     assert len([r for r in host.requests if r.url.host != "api.sync.so"]) == FAST.attempts
 
 
+def test_a_body_that_cannot_be_decoded_is_a_download_error():
+    calls: list[httpx.Request] = []
+
+    def garbled(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, headers={"content-encoding": "gzip"}, content=b"not gzip")
+
+    downloader = ResultDownloader(
+        api_base_url=SYNC_BASE, policy=FAST, transport=httpx.MockTransport(garbled)
+    )
+    with pytest.raises(ResultDownloadError, match="DecodingError"):
+        list(downloader.lines(OUTPUT_URL))
+    assert len(calls) == 1
+
+
 def test_abandoning_the_lines_closes_the_response():
     host = FakeResultHost([result_line("r1") + b"\n", result_line("r2") + b"\n"])
     lines = host.downloader().lines(OUTPUT_URL)
@@ -509,6 +529,6 @@ def test_split_lines_whatever_the_chunking(lines, crlf, trailing_newline, cuts):
     ending = b"\r\n" if crlf else b"\n"
     data = ending.join(lines) + (ending if trailing_newline and lines else b"")
     points = sorted({min(c, len(data)) for c in cuts} | {0, len(data)})
-    chunks = [data[a:b] for a, b in zip(points, points[1:], strict=False)]
+    chunks = [data[a:b] for a, b in itertools.pairwise(points)]
     expected = [line for line in lines if line.strip()]
     assert list(split_lines(chunks)) == expected

@@ -40,11 +40,11 @@ def build_services(
 
         notifier = SnsNotifier(aws_client("sns"), notification_topic_arn)
     if result_url_hosts is not None:
-        from syncdrop.adapters.result_download import ResultDownloader
+        from syncdrop.adapters.result_download import DEFAULT_RESULT_HOSTS, ResultDownloader
 
         downloads = ResultDownloader(
             api_base_url=settings.sync_api_base_url,
-            **({"allowed_redirect_hosts": result_url_hosts} if result_url_hosts else {}),
+            allowed_redirect_hosts=(*DEFAULT_RESULT_HOSTS, *result_url_hosts),
         )
     return Services(
         jobs=DynamoJobStore(dynamodb, settings.job_table),

@@ -105,6 +105,14 @@ def test_lines_that_are_not_json_objects_are_rejected(text: str) -> None:
     assert "JSON" in row.reason
 
 
+def test_deeply_nested_json_rejects_that_line_only() -> None:
+    rows = read(jsonl("[" * 100_000, line(request_id="after")), kind="jsonl")
+
+    assert isinstance(rows[0], RowRejection)
+    assert "too deeply" in rows[0].reason
+    assert isinstance(rows[1], AcceptedRow)
+
+
 def test_s3_urls_are_presigned_and_the_written_url_kept_in_columns() -> None:
     written = line(
         payload={

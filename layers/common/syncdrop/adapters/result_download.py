@@ -133,7 +133,7 @@ class ResultDownloader:
                 finally:
                     response.close()
                 return
-            except (httpx.TransportError, ResultDownloadError) as exc:
+            except (httpx.RequestError, ResultDownloadError) as exc:
                 failure = _as_download_error(exc, url, mid_stream=yielded)
                 if yielded or not _worth_retrying_now(exc):
                     if failure is exc:
@@ -238,15 +238,15 @@ def _check_length(length: int, max_line: int) -> None:
 def _worth_retrying_now(exc: Exception) -> bool:
     if isinstance(exc, httpx.TransportError):
         return True
-    status = getattr(exc, "status", None)
-    return isinstance(status, int) and (status >= 500 or status in _RETRY_NOW_STATUSES)
+    status = exc.status if isinstance(exc, ResultDownloadError) else None
+    return status is not None and (status >= 500 or status in _RETRY_NOW_STATUSES)
 
 
 def _as_download_error(exc: Exception, url: httpx.URL, *, mid_stream: bool) -> Exception:
     if isinstance(exc, ResultDownloadError):
         return exc
     try:
-        host = _host_of(exc.request.url) if isinstance(exc, httpx.TransportError) else ""
+        host = _host_of(exc.request.url) if isinstance(exc, httpx.RequestError) else ""
     except RuntimeError:  # an error raised before httpx attached the request
         host = ""
     host = host or _host_of(url)

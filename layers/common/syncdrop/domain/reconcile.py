@@ -71,12 +71,12 @@ def _resolve_submitting(
         if owner is not None:
             owned.setdefault(owner, batch)
     for chunk in stuck:
-        batch = owned.get((chunk.job_id, chunk.number))
-        if batch is not None:
-            if services.jobs.mark_submitted(chunk, batch.id, now=now):
+        found = owned.get((chunk.job_id, chunk.number))
+        if found is not None:
+            if services.jobs.mark_submitted(chunk, found.id, now=now):
                 report.adopted += 1
                 logger.info(
-                    "adopted a batch whose creation was unconfirmed", extra={"batch_id": batch.id}
+                    "adopted a batch whose creation was unconfirmed", extra={"batch_id": found.id}
                 )
         elif services.jobs.release_to_queue(chunk, "Sync has no batch for this chunk", now=now):
             report.requeued += 1

@@ -109,7 +109,7 @@ def _compose(services: Services, job: Job, now: datetime) -> tuple[Email, JobSta
         )
         return email, JobStatus.FAILED
     if job.status is JobStatus.VALIDATED:
-        rejections = []
+        rejections: list[tuple[int, str]] = []
         for item in services.results.job_rows(job.job_id):
             if len(rejections) >= DRY_RUN_REJECTIONS_SHOWN:
                 break

@@ -236,7 +236,16 @@ def read_jsonl(stream: BinaryIO, rules: IntakeRules) -> Iterator[AcceptedRow | R
                     f"The file has more than {rules.max_rows:,} lines. Split it into files of "
                     f"at most {rules.max_rows:,} lines and upload each one."
                 )
-            yield check(line_number, text)
+            try:
+                outcome = check(line_number, text)
+            except RecursionError:
+                outcome = RowRejection(
+                    line_number,
+                    None,
+                    f"This line nests JSON too deeply to be a Sync request. {_SHAPE}",
+                    dict.fromkeys(JSONL_COLUMNS, ""),
+                )
+            yield outcome
     except TextProblem as problem:
         raise FileRejected(problem.message(f"line {line_number + 1}")) from None
     if not any_text:
