@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from syncdrop.errors import SyncOutcomeUnknown, UploadMissing
+from syncdrop.errors import StorageError, SyncOutcomeUnknown, UploadMissing
 from syncdrop.jobs import Chunk, ChunkStatus, Job, JobStatus, UploadRef
+from syncdrop.messages import ResultsMessage
 from syncdrop.ports import Claim
+from syncdrop.report import Email
 from syncdrop.sync_models import Batch, BatchStatus, Validated
 
 
@@ -19,6 +21,7 @@ class FakeJobStore:
     jobs: dict[str, Job] = field(default_factory=dict)
     chunks: dict[tuple[str, int], Chunk] = field(default_factory=dict)
     holders: set[str] = field(default_factory=set)
+    claims: dict[str, tuple[str, datetime]] = field(default_factory=dict)
 
     def create_job(self, job: Job) -> Job:
         return self.jobs.setdefault(job.job_id, job)
@@ -91,6 +94,55 @@ class FakeJobStore:
     def open_batch_holders(self) -> set[str]:
         return set(self.holders)
 
+    def get_chunk(self, job_id: str, number: int) -> Chunk | None:
+        chunk = self.chunks.get((job_id, number))
+        return replace(chunk) if chunk else None
+
+    def record_sync_status(self, chunk: Chunk, status: str, *, now: datetime) -> bool:
+        stored = self.chunks.get((chunk.job_id, chunk.number))
+        if stored is None:
+            return False
+        stored.last_sync_status = status
+        return True
+
+    def touch_submitted(self, chunk: Chunk, *, now: datetime) -> bool:
+        stored = self.chunks[(chunk.job_id, chunk.number)]
+        if stored.status is not ChunkStatus.SUBMITTED:
+            return False
+        stored.updated_at = now
+        return True
+
+    def close_chunk(
+        self, chunk: Chunk, to: ChunkStatus, *, completed: int, failed: int, now: datetime
+    ) -> bool:
+        moved = self._move(chunk, to, (ChunkStatus.SUBMITTED, ChunkStatus.FAILED), now)
+        if moved:
+            self.chunks[(chunk.job_id, chunk.number)].results_written = True
+            self.holders.discard(chunk.holder)
+        return moved
+
+    def claim_report(
+        self, job_id: str, token: str, *, now: datetime, stale_before: datetime
+    ) -> bool:
+        job = self.jobs[job_id]
+        claim = self.claims.get(job_id)
+        if job.notified_at is not None or (claim is not None and claim[1] >= stale_before):
+            return False
+        self.claims[job_id] = (token, now)
+        return True
+
+    def finish_report(self, job_id: str, token: str, status: JobStatus, *, now: datetime) -> bool:
+        claim = self.claims.get(job_id)
+        if claim is None or claim[0] != token:
+            return False
+        del self.claims[job_id]
+        self.jobs[job_id].status = status
+        self.jobs[job_id].notified_at = now
+        return True
+
+    def stale_reports(self, *, before: datetime, limit: int = 50) -> list[str]:
+        return [job_id for job_id, (_t, at) in self.claims.items() if at < before][:limit]
+
 
 @dataclass
 class FakeResultStore:
@@ -102,6 +154,11 @@ class FakeResultStore:
             self.items[(job_id, str(item["row_key"]))] = dict(item)
             count += 1
         return count
+
+    def job_rows(self, job_id: str) -> Iterator[dict[str, Any]]:
+        for (job, _key), item in sorted(self.items.items()):
+            if job == job_id:
+                yield dict(item)
 
 
 @dataclass
@@ -122,6 +179,9 @@ class FakeObjectStore:
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         self.objects[key] = data
+
+    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
+        self.objects[key] = source.read()
 
     def get_bytes(self, key: str) -> bytes:
         return self.objects[key]
@@ -152,5 +212,47 @@ class FakeSync:
         self.created.append((jsonl, webhook_url))
         return Batch(id=f"batch_{len(self.created):04d}", status=BatchStatus.PENDING)
 
+    batches: dict[str, Batch] = field(default_factory=dict)
+
     def get_batch(self, batch_id: str) -> Batch:
+        if batch_id in self.batches:
+            return self.batches[batch_id]
         return Batch(id=batch_id, status=BatchStatus.PROCESSING)
+
+    def list_batches(
+        self,
+        *,
+        status: BatchStatus | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> list[Batch]:
+        return list(self.batches.values())
+
+
+@dataclass
+class FakeResultsQueue:
+    sent: list[ResultsMessage] = field(default_factory=list)
+
+    def send(self, message: ResultsMessage) -> None:
+        self.sent.append(message)
+
+
+@dataclass
+class FakeNotifier:
+    published: list[Email] = field(default_factory=list)
+    fail_next: bool = False
+
+    def publish(self, email: Email) -> str:
+        if self.fail_next:
+            self.fail_next = False
+            raise StorageError("SNS is down")
+        self.published.append(email)
+        return f"msg-{len(self.published)}"
+
+
+@dataclass
+class FakeResultLines:
+    files: dict[str, list[bytes]] = field(default_factory=dict)
+
+    def lines(self, output_url: str) -> Iterator[bytes]:
+        yield from self.files[output_url]

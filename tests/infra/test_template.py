@@ -123,4 +123,59 @@ def test_submit_batch_cannot_change_or_delete_uploads(template):
         "DynamoDBCrudPolicy",
         "DynamoDBWritePolicy",
         "AWSSecretsManagerGetSecretValuePolicy",
+        "SQSSendMessagePolicy",
     }
+
+
+def test_topic_is_encrypted_and_mails_the_notification_address(template):
+    topic = template["Resources"]["NotificationTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == "alias/aws/sns"
+    assert topic["Subscription"] == [
+        {"Protocol": "email", "Endpoint": {"Ref": "NotificationEmail"}}
+    ]
+
+
+def test_webhook_secret_is_noecho_and_optional(template):
+    parameter = template["Parameters"]["SyncWebhookSecret"]
+    assert parameter["NoEcho"] is True
+    assert parameter["Default"] == ""
+    secret = template["Resources"]["SyncWebhookSecretValue"]
+    assert secret["Condition"] == "HasWebhookSecret"
+    env = template["Resources"]["ReceiveWebhookFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["WEBHOOK_SECRET_ARN"] == {
+        "Fn::If": ["HasWebhookSecret", {"Ref": "SyncWebhookSecretValue"}, ""]
+    }
+
+
+def test_webhook_route_is_throttled_and_the_function_cannot_touch_results(template):
+    api = template["Resources"]["WebhookApi"]["Properties"]["DefaultRouteSettings"]
+    assert api["ThrottlingRateLimit"] > 0
+    function = template["Resources"]["ReceiveWebhookFunction"]["Properties"]
+    (event,) = function["Events"].values()
+    assert (event["Properties"]["Path"], event["Properties"]["Method"]) == ("/sync/webhook", "POST")
+    granted = json.dumps(function["Policies"])
+    assert "ResultsTable" not in granted
+    assert "s3:" not in granted
+    assert "dynamodb:DeleteItem" not in granted
+
+
+def test_no_function_gets_wildcard_actions(template):
+    for name, function in resources_of(template, "AWS::Serverless::Function").items():
+        for policy in function["Properties"]["Policies"]:
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                actions = statement["Action"]
+                actions = actions if isinstance(actions, list) else [actions]
+                assert all("*" not in a for a in actions), name
+
+
+def test_reconciler_runs_on_a_schedule_from_a_parameter(template):
+    (event,) = template["Resources"]["ReconcileFunction"]["Properties"]["Events"].values()
+    assert event["Type"] == "ScheduleV2"
+    assert event["Properties"]["ScheduleExpression"] == {
+        "Fn::Sub": "rate(${ReconcileIntervalMinutes} minutes)"
+    }
+
+
+def test_outputs_tell_the_user_where_things_are(template):
+    outputs = template["Outputs"]
+    assert {"UploadsBucketName", "WebhookUrl", "NotificationTopicArn"} <= set(outputs)

@@ -123,3 +123,56 @@ def test_concurrent_claims_never_exceed_the_limit(store):
         results = list(pool.map(lambda c: store.claim_for_submission(c, limit=3, now=T0), chunks))
     assert results.count(Claim.CLAIMED) == 3
     assert len(store.open_batch_holders()) == 3
+
+
+def test_close_chunk_releases_capacity_once_and_marks_results_written(store):
+    c = chunk("job-1", 1)
+    store.put_chunk(c)
+    store.claim_for_submission(c, limit=1, now=T0)
+    store.mark_submitted(c, "batch_1", now=T0)
+    assert store.close_chunk(c, ChunkStatus.COMPLETED, completed=19, failed=1, now=T0) is True
+    assert store.close_chunk(c, ChunkStatus.COMPLETED, completed=19, failed=1, now=T0) is False
+    stored = store.get_chunk("job-1", 1)
+    assert stored is not None
+    assert (stored.status, stored.results_written) == (ChunkStatus.COMPLETED, True)
+    assert store.open_batch_holders() == set()
+    assert store.open_chunks(ChunkStatus.SUBMITTED) == []
+
+
+def test_record_sync_status_and_touch_submitted(store):
+    c = chunk("job-1", 1)
+    store.put_chunk(c)
+    assert store.touch_submitted(c, now=T0) is False  # only SUBMITTED chunks are polled
+    store.claim_for_submission(c, limit=1, now=T0)
+    store.mark_submitted(c, "batch_1", now=T0)
+    assert store.record_sync_status(c, "PROCESSING", now=T0) is True
+    assert store.touch_submitted(c, now=T0 + timedelta(hours=1)) is True
+    assert store.open_chunks(ChunkStatus.SUBMITTED, before=T0 + timedelta(minutes=30)) == []
+    stored = store.get_chunk("job-1", 1)
+    assert stored is not None
+    assert stored.last_sync_status == "PROCESSING"
+    missing = chunk("job-1", 9)
+    assert store.record_sync_status(missing, "COMPLETED", now=T0) is False
+
+
+def test_one_report_claim_at_a_time_until_it_goes_stale(store):
+    store.create_job(job())
+    assert store.claim_report("job-1", "a", now=T0, stale_before=T0 - timedelta(minutes=16))
+    later = T0 + timedelta(minutes=5)
+    assert not store.claim_report(
+        "job-1", "b", now=later, stale_before=later - timedelta(minutes=16)
+    )
+    assert store.stale_reports(before=T0 + timedelta(minutes=1)) == ["job-1"]
+    much_later = T0 + timedelta(minutes=20)
+    assert store.claim_report(
+        "job-1", "c", now=much_later, stale_before=much_later - timedelta(minutes=16)
+    )
+    assert store.finish_report("job-1", "a", JobStatus.COMPLETED, now=much_later) is False
+    assert store.finish_report("job-1", "c", JobStatus.COMPLETED, now=much_later) is True
+    stored = store.get_job("job-1")
+    assert stored is not None
+    assert (stored.status, stored.notified_at is not None) == (JobStatus.COMPLETED, True)
+    assert store.stale_reports(before=much_later + timedelta(days=1)) == []
+    assert not store.claim_report(
+        "job-1", "d", now=much_later, stale_before=much_later + timedelta(days=1)
+    )

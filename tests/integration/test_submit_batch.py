@@ -86,7 +86,8 @@ def test_a_csv_becomes_one_batch_with_rejections_recorded(harness_factory):
     assert [(c["rows"], c["status"]) for c in snap["chunks"]] == [(28, "SUBMITTED")]
     (batch,) = h.emulator.batches
     assert len(batch.lines) == 28
-    assert batch.webhook_url is None  # no webhook URL configured in this deployment
+    # Sync echoes this URL back: job and chunk let the reconciler find an unconfirmed batch.
+    assert batch.webhook_url == f"{h.runtime.webhook_url}?job={snap['job_id']}&chunk=1"
     rejected = h.results()
     assert [(r["row_number"], r["status"]) for r in rejected] == [(6, "REJECTED"), (11, "REJECTED")]
     assert "https" in rejected[0]["error_message"]

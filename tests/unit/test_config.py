@@ -13,6 +13,7 @@ BASE = {
     "SYNC_API_BASE_URL": "https://api.sync.so",
     "SYNC_API_KEY_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:1:secret:k",
     "BATCH_CONCURRENCY": "3",
+    "RESULTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/results",
 }
 
 

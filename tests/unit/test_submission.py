@@ -16,7 +16,14 @@ from syncdrop.errors import (
     SyncRejected,
 )
 from syncdrop.jobs import Chunk, ChunkStatus, chunk_keys
-from tests.fakes.stores import FakeJobStore, FakeObjectStore, FakeResultStore, FakeSync
+from syncdrop.messages import ResultsMessage
+from tests.fakes.stores import (
+    FakeJobStore,
+    FakeObjectStore,
+    FakeResultsQueue,
+    FakeResultStore,
+    FakeSync,
+)
 
 T0 = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 
@@ -38,7 +45,12 @@ def make_services(chunks: int, *, job_id: str = "job-a") -> tuple[Services, Fake
             )
         )
     services = Services(
-        jobs=jobs, results=FakeResultStore(), objects=objects, sync=sync, clock=lambda: T0
+        jobs=jobs,
+        results=FakeResultStore(),
+        objects=objects,
+        sync=sync,
+        clock=lambda: T0,
+        results_queue=FakeResultsQueue(),
     )
     return services, jobs, sync
 
@@ -105,6 +117,8 @@ def test_refused_batch_fails_the_chunk_with_syncs_reason():
     assert [c.status for c in chunks] == [ChunkStatus.FAILED, ChunkStatus.SUBMITTED]
     assert "Line 3: unknown model" in chunks[0].error
     assert jobs.holders == {"job-a#2"}
+    # Its rows still get FAILED results: the chunk goes to fan-out without a batch.
+    assert services.queue() == FakeResultsQueue([ResultsMessage.for_chunk("job-a", 1, None)])
 
 
 def test_402_stops_submitting_other_chunks():

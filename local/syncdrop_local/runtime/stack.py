@@ -59,13 +59,13 @@ class LocalStack:
     resolver: Resolver
     template: dict[str, Any]
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def client(self, service: str) -> Any:
-        return boto3.session.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto accepts any key
-            region_name=REGION,
-        ).client(service, endpoint_url=self.endpoint_url)
+        """One client per service (creating boto3 clients is the slow part of a deploy)."""
+        if service not in self._clients:
+            self._clients[service] = _SESSION.client(service, endpoint_url=self.endpoint_url)
+        return self._clients[service]
 
     def ref(self, logical_id: str) -> str:
         return self.resolver.ref(logical_id)
@@ -78,6 +78,13 @@ class LocalStack:
             if attribute == "Arn" and value == arn:
                 return self.ref(logical_id)
         raise KeyError(arn)
+
+
+_SESSION = boto3.session.Session(
+    aws_access_key_id="testing",
+    aws_secret_access_key="testing",  # noqa: S106 - moto accepts any key
+    region_name=REGION,
+)
 
 
 def _suffix() -> str:

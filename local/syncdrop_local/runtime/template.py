@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +22,12 @@ class TemplateError(ValueError):
 
 
 def load_template(path: Path) -> dict[str, Any]:
+    """The template as plain data (a fresh copy: callers may change it)."""
+    return copy.deepcopy(_decoded(path, path.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=4)
+def _decoded(path: Path, _mtime: int) -> dict[str, Any]:
     template, problems = decode(str(path))
     if problems or template is None:
         raise TemplateError(f"{path} could not be read: {[str(p) for p in problems]}")
