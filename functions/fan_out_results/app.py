@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -16,12 +17,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from syncdrop.config import CompletionSettings
 from syncdrop.domain.completion import handle_results_message
+from syncdrop.domain.fan_out import FanOutOutcome
+from syncdrop.domain.reporting import FinishOutcome
 from syncdrop.domain.services import Services
 from syncdrop.messages import ResultsMessage
 from syncdrop.observability import logger, metrics
 from syncdrop.wiring import build_services
 
 processor = BatchProcessor(event_type=EventType.SQS)
+OUTCOME_METRICS = {FanOutOutcome.WRITTEN: "ChunksFannedOut", FinishOutcome.SENT: "EmailsSent"}
 
 
 @cache
@@ -47,6 +51,7 @@ def handle_record(record: SQSRecord) -> None:
         batch_concurrency=settings.batch_concurrency,
         webhook_base=settings.webhook_url,
     )
+    metrics.add_metric(OUTCOME_METRICS.get(outcome, "ResultsMessagesSkipped"), MetricUnit.Count, 1)
     logger.info("results message handled", extra={"outcome": outcome.value})
 
 

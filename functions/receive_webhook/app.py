@@ -66,13 +66,17 @@ def sync_webhook() -> Response[dict[str, str]]:
     try:
         batch = Batch.model_validate_json(raw)
     except ValidationError:
+        metrics.add_metric("WebhooksUnreadable", MetricUnit.Count, 1)
         return _answer(400, "not a batch status payload")
     if not job_id or not chunk.isdigit():
+        metrics.add_metric("WebhooksUnknownBatch", MetricUnit.Count, 1)
         return _answer(404, "unknown batch")
     logger.append_keys(job_id=job_id)
     outcome = accept_webhook(services, job_id=job_id, chunk_number=int(chunk), batch=batch)
     if outcome is WebhookOutcome.UNKNOWN_BATCH:
+        metrics.add_metric("WebhooksUnknownBatch", MetricUnit.Count, 1)
         return _answer(404, "unknown batch")
+    metrics.add_metric("WebhooksAccepted", MetricUnit.Count, 1)
     return _answer(200, outcome.value.lower())
 
 

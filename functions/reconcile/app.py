@@ -6,6 +6,7 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from syncdrop.config import ReconcileSettings
@@ -41,5 +42,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
         "reports_restarted": report.reports_restarted,
         "submitted": len(report.submission.submitted),
     }
+    for name, value in summary.items():
+        metrics.add_metric(f"Reconcile{name.title().replace('_', '')}", MetricUnit.Count, value)
     logger.info("reconciled", extra=summary)
     return summary

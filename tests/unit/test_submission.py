@@ -10,6 +10,7 @@ import pytest
 from syncdrop.domain.services import Services
 from syncdrop.domain.submission import submit_ready_chunks, webhook_url_for
 from syncdrop.errors import (
+    SyncAuthError,
     SyncBackPressure,
     SyncNotSent,
     SyncOutcomeUnknown,
@@ -161,3 +162,12 @@ def test_never_more_holders_than_the_limit_across_jobs(limit):
     submit_ready_chunks(services, batch_concurrency=limit, webhook_base="", job_id="job-b")
     submitted = [c for c in jobs.chunks.values() if c.status is ChunkStatus.SUBMITTED]
     assert len(submitted) == limit == len(jobs.holders)
+
+
+def test_a_refused_api_key_keeps_the_work_queued():
+    services, jobs, sync = make_services(2)
+    sync.next_errors.append(SyncAuthError("key revoked", status=401))
+    report = submit_ready_chunks(services, batch_concurrency=3, webhook_base="", job_id="job-a")
+    assert statuses(jobs) == ["QUEUED", "QUEUED"]
+    assert jobs.holders == set()
+    assert report.stopped_by == "account"

@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger
 
 from syncdrop.domain.services import Services
 from syncdrop.errors import (
+    SyncAuthError,
     SyncBackPressure,
     SyncNotSent,
     SyncOutcomeUnknown,
@@ -109,13 +110,20 @@ def _submit_claimed(
             extra={**log, "error": str(exc)},
         )
         return
+    except SyncAuthError as exc:
+        # A wrong or revoked key is fixed by updating the secret: keep the work queued.
+        jobs.release_to_queue(chunk, exc.message, now=services.clock())
+        report.left_queued += 1
+        report.stopped_by = "account"
+        logger.error("Sync refused the API key; chunks stay queued", extra=log)
+        return
     except SyncRejected as exc:
         jobs.fail_chunk(chunk, f"Sync refused the batch: {exc.message}", now=services.clock())
         # Its rows still need their FAILED results and the job its report.
         services.queue().send(ResultsMessage.for_chunk(chunk.job_id, chunk.number, None))
         report.failed += 1
         logger.error("Sync refused the batch", extra={**log, "status": exc.status})
-        if exc.status in (401, 402):
+        if exc.status == 402:
             report.stopped_by = "account"  # every other chunk would be refused the same way
         return
     if not isinstance(answer, Batch):
