@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from syncdrop.config import SubmitSettings
 from syncdrop.domain.intake import IntakeLimits, accept_upload
+from syncdrop.domain.media_links import s3_link_checker
 from syncdrop.domain.services import Services
 from syncdrop.domain.submission import submit_ready_chunks
 from syncdrop.intake import IntakeRules
@@ -39,7 +40,7 @@ def runtime() -> tuple[SubmitSettings, Services, IntakeLimits]:
             default_model=settings.default_model,
             max_rows=settings.max_rows_per_file,
             max_line_bytes=settings.batch_max_bytes // settings.batch_min_lines,
-            presign_s3=None,
+            presign_s3=s3_link_checker(settings.uploads_bucket),
         ),
         max_upload_bytes=settings.max_upload_bytes,
         min_lines=settings.batch_min_lines,

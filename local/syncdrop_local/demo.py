@@ -7,6 +7,7 @@ import logging
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--output", type=Path, default=Path("demo-output"))
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--schedule-every",
+        type=float,
+        default=5.0,
+        help="run the scheduled reconciler every this many real seconds",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the functions' JSON logs")
 
 
@@ -78,8 +85,14 @@ def run(args: argparse.Namespace) -> int:
         runtime.stack.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
         print(f"dropped           s3://{bucket}/{key} ({len(body):,} bytes)\n")
         view = ProgressView(runtime, emulator)
+        schedule = Every(args.schedule_every, runtime.run_schedules)
+
+        def each_round() -> None:
+            view.show()
+            schedule()
+
         try:
-            runtime.run_until(view.finished, timeout=args.timeout, on_round=view.show)
+            runtime.run_until(view.finished, timeout=args.timeout, on_round=each_round)
         except TimeoutError:
             view.show()
             print("the demo did not finish in time", file=sys.stderr)
@@ -106,6 +119,19 @@ def _write_outputs(runtime: LocalRuntime, out: Path, key: str, started: float) -
         print(f"results CSV       s3://{snap['bucket']}/{csv_key} → {target}")
     print(f"done in {time.monotonic() - started:.1f} s")
     return 0 if len(emails) == 1 else 1
+
+
+class Every:
+    """Calls ``action`` at most once per ``seconds`` of real time (EventBridge, locally)."""
+
+    def __init__(self, seconds: float, action: Callable[[], Any]) -> None:
+        self.seconds, self.action = seconds, action
+        self._next = time.monotonic() + seconds
+
+    def __call__(self) -> None:
+        if time.monotonic() >= self._next:
+            self._next = time.monotonic() + self.seconds
+            self.action()
 
 
 class ProgressView:

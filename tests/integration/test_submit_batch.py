@@ -210,3 +210,19 @@ def test_a_garbage_message_is_reported_as_a_failure_for_the_dlq(harness_factory)
     # Every record failed, so the invocation fails and SQS redelivers until the DLQ takes it.
     with pytest.raises(BatchProcessingError):
         h.invoke(event)
+
+
+def test_s3_media_links_reach_sync_presigned(harness_factory):
+    h = harness_factory()
+    rows = campaign_rows(21)
+    rows[0][1] = f"s3://{h.bucket}/media/clip one.mp4"
+    rows[1][1] = "s3://another-bucket/media/clip.mp4"
+    h.invoke(h.put("incoming/s3.csv", to_csv(rows)))
+    (batch,) = h.emulator.batches
+    url = batch.lines[0]["payload"]["input"][0]["url"]
+    assert url.startswith("https://")
+    assert "X-Amz-Signature=" in url
+    assert "clip%20one.mp4" in url
+    (rejected,) = h.results()
+    assert rejected["row_number"] == 3
+    assert "media/" in rejected["error_message"]

@@ -13,6 +13,7 @@ from typing import IO, BinaryIO
 from aws_lambda_powertools import Logger
 
 from syncdrop.adapters.dynamo_results import row_key
+from syncdrop.domain.media_links import presign_media_links
 from syncdrop.domain.services import Services
 from syncdrop.errors import SyncOutcomeUnknown, SyncRejected, TransientError, UploadMissing
 from syncdrop.intake import (
@@ -235,7 +236,10 @@ def _dry_run(services: Services, job: Job, plan: list[range], spool: _SpooledRow
     for number, lines, _manifest in spool.chunks(plan):
         try:
             answer = services.sync.create_batch(
-                lines, webhook_url=None, dry_run=True, filename=f"dry-run-{number:05d}.jsonl"
+                presign_media_links(lines, services.objects.presign_get),
+                webhook_url=None,
+                dry_run=True,
+                filename=f"dry-run-{number:05d}.jsonl",
             )
         except SyncRejected as exc:
             verdicts.append(

@@ -8,6 +8,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aws_lambda_powertools import Logger
 
+from syncdrop.domain.media_links import presign_media_links
 from syncdrop.domain.services import Services
 from syncdrop.errors import (
     SyncAuthError,
@@ -78,7 +79,9 @@ def _submit_claimed(
     jobs = services.jobs
     log = {"job_id": chunk.job_id, "chunk": chunk.number}
     try:
-        jsonl = services.objects.get_bytes(chunk.input_key)
+        jsonl = presign_media_links(
+            services.objects.get_bytes(chunk.input_key), services.objects.presign_get
+        )
     except Exception:
         jobs.release_to_queue(chunk, "chunk file could not be read", now=services.clock())
         raise

@@ -53,7 +53,10 @@ def media_url(value: str, column: str, rules: IntakeRules) -> str:
                 f"{column} {shown(value)} is an S3 link, but S3 links are not enabled here. "
                 "Use an https:// link to the file."
             )
-        return rules.presign_s3(s3.group(1), s3.group(2))
+        try:
+            return rules.presign_s3(s3.group(1), s3.group(2))
+        except ValueError as exc:  # the deployment does not allow this bucket or key
+            raise CellProblem(f"{column} {shown(value)}: {exc}") from exc
     raise CellProblem(_why_not_a_media_url(value, column))
 
 

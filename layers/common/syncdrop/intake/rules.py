@@ -22,7 +22,8 @@ class IntakeRules:
     max_rows: int = 100_000
     # Counted with the line's newline, as the chunk planner counts it.
     max_line_bytes: int = MAX_LINE_BYTES
-    # (bucket, key) -> https URL Sync can download; None means s3:// links are refused.
+    # (bucket, key) -> the URL to put in the line (an https link, or the s3:// link to be
+    # presigned when the batch is sent); ValueError refuses it with a reason; None refuses all.
     presign_s3: Callable[[str, str], str] | None = None
 
     def __post_init__(self) -> None:
