@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -50,13 +51,14 @@ def handle_record(record: SQSRecord) -> None:
         message,
         batch_concurrency=settings.batch_concurrency,
         webhook_base=settings.webhook_url,
+        report_lease=timedelta(seconds=settings.report_lease_seconds),
     )
     metrics.add_metric(OUTCOME_METRICS.get(outcome, "ResultsMessagesSkipped"), MetricUnit.Count, 1)
     logger.info("results message handled", extra={"outcome": outcome.value})
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=handle_record, processor=processor, context=context

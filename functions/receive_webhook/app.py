@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import time
 from functools import cache
 from typing import Any
@@ -22,6 +23,8 @@ from syncdrop.webhook_signature import SignatureVerdict, verify_sync_signature
 from syncdrop.wiring import aws_client, build_services
 
 app = APIGatewayHttpResolver()
+# The query string is not signed: accept only what syncdrop itself puts there.
+CHUNK_NUMBER = re.compile(r"[0-9]{1,6}")
 
 
 @cache
@@ -49,7 +52,10 @@ def _answer(status: int, message: str) -> Response[dict[str, str]]:
 def sync_webhook() -> Response[dict[str, str]]:
     settings, services, secret = runtime()
     event = app.current_event
-    raw = raw_body(event.body, event.is_base64_encoded)
+    try:
+        raw = raw_body(event.body, event.is_base64_encoded)
+    except ValueError:  # binascii.Error: not base64 at all
+        return _answer(400, "unreadable body")
     verdict = verify_sync_signature(
         event.headers or {},
         raw,
@@ -68,7 +74,7 @@ def sync_webhook() -> Response[dict[str, str]]:
     except ValidationError:
         metrics.add_metric("WebhooksUnreadable", MetricUnit.Count, 1)
         return _answer(400, "not a batch status payload")
-    if not job_id or not chunk.isdigit():
+    if not job_id or not CHUNK_NUMBER.fullmatch(chunk):
         metrics.add_metric("WebhooksUnknownBatch", MetricUnit.Count, 1)
         return _answer(404, "unknown batch")
     logger.append_keys(job_id=job_id)
@@ -81,6 +87,6 @@ def sync_webhook() -> Response[dict[str, str]]:
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

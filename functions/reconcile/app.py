@@ -25,12 +25,13 @@ def runtime() -> tuple[ReconcilePolicy, Services]:
         webhook_base=settings.webhook_url,
         submitting_grace=timedelta(minutes=settings.submitting_grace_minutes),
         poll_after=timedelta(minutes=settings.poll_after_minutes),
+        report_lease=timedelta(seconds=settings.report_lease_seconds),
     )
     return policy, services
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     policy, services = runtime()
     report = reconcile(services, policy)

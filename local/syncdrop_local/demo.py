@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 def _write_outputs(runtime: LocalRuntime, out: Path, key: str, started: float) -> int:
     emails = runtime.collect_emails()
     snap = job_snapshot(runtime.stack)
-    assert snap is not None
+    assert snap is not None  # nosec B101 # local demo, not deployed
     print(f"\n{len(emails)} email(s) sent; job {snap['status']}")
     for n, email in enumerate(emails, start=1):
         text = f"Subject: {email.subject}\n\n{email.body}\n"

@@ -29,7 +29,7 @@ def campaign_csv(
     Every ``bad_every``-th row breaks one validation rule (so the report has rejections);
     every ``fail_every``-th row asks the Sync emulator to fail that generation.
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311 # sample data
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(

@@ -1,14 +1,18 @@
-"""Builders for batch input lines and a recording webhook receiver used by the emulator tests."""
+"""Builders for batch lines, a recording webhook receiver and throwaway emulators for tests."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+
+from syncdrop_local.emulator import SyncEmulator
 
 API_KEY = "test-api-key"
 SECRET = "whsec_test_secret"
@@ -59,6 +63,34 @@ def post_file(
         form["dry_run"] = "true" if dry_run else "false"
     files = {field_name: ("input.jsonl", data, "application/jsonl")}
     return client.post("/v2/batch", data=form, files=files)
+
+
+def create_batch(client: httpx.Client, count: int = 20, **kwargs: Any) -> str:
+    """Create a batch of ``count`` valid lines and return its id."""
+    response = post_file(client, jsonl(lines(count)), **kwargs)
+    assert response.status_code == 201, response.text
+    batch_id: str = response.json()["id"]
+    return batch_id
+
+
+@contextmanager
+def running(seed: int = 0, **kwargs: Any) -> Iterator[tuple[SyncEmulator, httpx.Client]]:
+    """A frozen-clock emulator without a concurrency cap to speak of, and a keyed client."""
+    options: dict[str, Any] = {
+        "api_key": API_KEY,
+        "webhook_secret": SECRET,
+        "time_scale": 0.0,
+        "pending_seconds": 10.0,
+        "processing_seconds_per_line": 1.0,
+        "batch_concurrency": 1000,
+        "seed": seed,
+        **kwargs,
+    }
+    with (
+        SyncEmulator(**options) as emu,
+        httpx.Client(base_url=emu.url, headers={"x-api-key": API_KEY}, timeout=10.0) as http,
+    ):
+        yield emu, http
 
 
 def post_rows(client: httpx.Client, rows: list[Any], **extra: Any) -> httpx.Response:

@@ -115,6 +115,8 @@ class FakeJobStore:
     def close_chunk(
         self, chunk: Chunk, to: ChunkStatus, *, completed: int, failed: int, now: datetime
     ) -> bool:
+        if self.chunks[(chunk.job_id, chunk.number)].results_written:
+            return False
         moved = self._move(chunk, to, (ChunkStatus.SUBMITTED, ChunkStatus.FAILED), now)
         if moved:
             self.chunks[(chunk.job_id, chunk.number)].results_written = True

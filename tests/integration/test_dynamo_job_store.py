@@ -176,3 +176,11 @@ def test_one_report_claim_at_a_time_until_it_goes_stale(store):
     assert not store.claim_report(
         "job-1", "d", now=much_later, stale_before=much_later + timedelta(days=1)
     )
+
+
+def test_a_refused_chunk_is_closed_once(store):
+    c = chunk("job-1", 1)
+    store.put_chunk(c)
+    store.fail_chunk(c, "Sync refused the batch", now=T0)
+    assert store.close_chunk(c, ChunkStatus.FAILED, completed=0, failed=20, now=T0) is True
+    assert store.close_chunk(c, ChunkStatus.FAILED, completed=0, failed=20, now=T0) is False

@@ -71,6 +71,8 @@ class CompletionSettings(Settings):
     notification_topic_arn: str = Field(min_length=1)
     # Extra hosts Sync's signed result URLs may redirect to (comma-separated suffixes).
     result_url_hosts: str = ""
+    # A report worker silent this long is presumed dead (longer than the function timeout).
+    report_lease_seconds: float = Field(default=960, gt=0)
 
 
 class ReconcileSettings(Settings):
@@ -79,3 +81,4 @@ class ReconcileSettings(Settings):
     results_queue_url: str = Field(min_length=1)
     submitting_grace_minutes: float = Field(default=10, ge=0)
     poll_after_minutes: float = Field(default=30, ge=0)
+    report_lease_seconds: float = Field(default=960, gt=0)

@@ -29,7 +29,7 @@ class SignatureVerdict(StrEnum):
     """What :func:`verify_sync_signature` found. Only ``VALID`` means the body may be trusted."""
 
     VALID = "valid"
-    NO_SECRET = "no_secret"  # noqa: S105 - no webhook secret configured: refuse everything
+    NO_SECRET = "no_secret"  # noqa: S105 - no webhook secret configured: refuse everything  # nosec B105
     MISSING = "missing"  # no signature header at all
     MALFORMED = "malformed"  # a header that is not ``t=<digits>,v1=<hex>[,v1=<hex>...]``
     STALE = "stale"  # the timestamp is outside the tolerance window (a replay, or a bad clock)

@@ -3,31 +3,37 @@
 from .batches import BATCH_STATUSES, OPEN_STATUSES, TERMINAL_STATUSES, Timing
 from .clock import Clock
 from .emulator import SyncEmulator
-from .faults import CreateFault, FaultPlan
+from .fault_knobs import FaultKnobs, everything_knobs
+from .faults import BatchFaults, CreateFault, FaultPlan, WebhookFaults
 from .media import tiny_mp4
 from .outcomes import line_outcome
-from .records import BatchSnapshot, CreateCounts, RequestRecord, WebhookDelivery
+from .records import FAULT_KINDS, BatchSnapshot, CreateCounts, RequestRecord, WebhookDelivery
 from .settings import EmulatorSettings
 from .signing import signature_header_value, verify_signature_header, webhook_signature
 from .validation import SUPPORTED_MODELS, BatchInputError, Limits
 
 __all__ = [
     "BATCH_STATUSES",
+    "FAULT_KINDS",
     "OPEN_STATUSES",
     "SUPPORTED_MODELS",
     "TERMINAL_STATUSES",
+    "BatchFaults",
     "BatchInputError",
     "BatchSnapshot",
     "Clock",
     "CreateCounts",
     "CreateFault",
     "EmulatorSettings",
+    "FaultKnobs",
     "FaultPlan",
     "Limits",
     "RequestRecord",
     "SyncEmulator",
     "Timing",
     "WebhookDelivery",
+    "WebhookFaults",
+    "everything_knobs",
     "line_outcome",
     "signature_header_value",
     "tiny_mp4",

@@ -12,8 +12,10 @@ Routes (sync-api.md §1, §2):
 - ``GET /healthz`` — readiness probe.
 
 Every other ``/v2`` route needs ``x-api-key``. Order of checks on create: API key (401),
-``rate_limit_next`` (429), pre-create faults, plan access (402), request validation (400), dry run
-(200), batch concurrency (429), creation, after-create faults, 201.
+``rate_limit_next``/``rate_limit_rate`` (429), pre-create faults, plan access (402), request
+validation (400), dry run (200), ``concurrency_429_rate`` and batch concurrency (429), creation,
+after-create faults, 201. A slow-answer fault holds the finished answer back (see :meth:`_slowed`).
+The result routes live in :mod:`.results`.
 """
 
 from __future__ import annotations
@@ -22,19 +24,17 @@ import hmac
 import json
 import re
 import threading
-import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
-from xml.sax.saxutils import escape
 
 from . import errors
 from .batches import BATCH_STATUSES, Batch, BatchStore
 from .clock import Clock, parse_iso8601
 from .faults import CreateFault, FaultPlan
-from .media import tiny_mp4
 from .multipart import FormPart, MultipartError, parse_multipart
 from .records import CreateTally
+from .results import ResultFiles
 from .server import Request, Response
 from .settings import EmulatorSettings
 from .signing import UrlSigner
@@ -52,22 +52,6 @@ _BATCH_ITEM = re.compile(r"^/v2/batch/(?P<id>[^/]+)/?$")
 _BATCH_RESULT = re.compile(r"^/v2/batches/(?P<id>[^/]+)/result/?$")
 _SIGNED_RESULT = re.compile(r"^/signed/(?P<id>[^/]+)/result\.jsonl$")
 _MEDIA = re.compile(r"^/media/(?P<id>[^/]+)\.mp4$")
-
-NDJSON = "application/x-ndjson"
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _s3_error(status: int, code: str, message: str, **extra: str) -> Response:
-    fields = "".join(f"<{key}>{escape(value)}</{key}>" for key, value in extra.items())
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>{fields}"
-        f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>"
-    )
-    return Response(status, body.encode(), "application/xml")
 
 
 def _parse_bool(value: object, field: str) -> bool:
@@ -117,6 +101,15 @@ class SyncApi:
         self.signer = signer
         self.stopping = stopping
         self.own_url = own_url
+        self.results = ResultFiles(
+            settings=settings,
+            store=store,
+            faults=faults,
+            clock=clock,
+            signer=signer,
+            public_url=self.public_url,
+            signed_base=self.signed_base,
+        )
 
     # -- urls ---------------------------------------------------------------------------------
 
@@ -126,8 +119,9 @@ class SyncApi:
     def signed_base(self) -> str:
         return (self.settings.signed_base or self.own_url()).rstrip("/")
 
-    def batch_json(self, batch: Batch) -> dict[str, Any]:
-        return batch.to_response(self.clock.now(), self.public_url())
+    def batch_json(self, batch: Batch, now: float | None = None) -> dict[str, Any]:
+        """The ``BatchResponse`` as of ``now`` (emulated; default the clock's time)."""
+        return batch.to_response(self.clock.now() if now is None else now, self.public_url())
 
     # -- dispatch -----------------------------------------------------------------------------
 
@@ -138,9 +132,12 @@ class SyncApi:
         if match := _BATCH_RESULT.match(path):
             return self._method_guard(request, "GET") or self.result_redirect(match["id"])
         if match := _SIGNED_RESULT.match(path):
-            return self._method_guard(request, "GET") or self.signed_result(match["id"], request)
+            batch_id = match["id"]
+            return self._method_guard(request, "GET") or self._slowed(
+                "result", lambda: self.signed_result(batch_id, request)
+            )
         if match := _MEDIA.match(path):
-            return self._method_guard(request, "GET") or self.media(match["id"])
+            return self._method_guard(request, "GET") or self.results.media(match["id"])
         if path == "/v2" or path.startswith("/v2/"):
             return self._v2(request)
         return Response.json(404, errors.not_found(f"Cannot {request.method} {path}"))
@@ -170,12 +167,25 @@ class SyncApi:
             return Response.json(429, errors.rate_limited())
         if _BATCH_COLLECTION.match(request.path):
             if request.method == "POST":
-                return self.create(request)
+                return self._slowed("create", lambda: self.create(request))
             if request.method == "GET":
-                return self.list_batches(request)
+                return self._slowed("list", lambda: self.list_batches(request))
         elif (match := _BATCH_ITEM.match(request.path)) and request.method == "GET":
-            return self.get_batch(match["id"])
+            item_id = match["id"]
+            return self._slowed("get", lambda: self.get_batch(item_id))
         return Response.json(404, errors.not_found(f"Cannot {request.method} {request.path}"))
+
+    def _slowed(self, family: str, answer: Callable[[], Response]) -> Response:
+        """Answer, then hold the answer back for a slow-answer fault of ``family``.
+
+        The request takes effect first (a create creates its batch), as on a real server whose
+        answer is late; a client with a shorter timeout gives up without seeing it.
+        """
+        response = answer()
+        delay = self.faults.take_slow(family)
+        if delay > 0:
+            self.stopping.wait(delay)
+        return response
 
     # -- create -------------------------------------------------------------------------------
 
@@ -199,6 +209,8 @@ class SyncApi:
         if dry_run:
             self.tally.validated()
             return Response.json(200, {"status": "VALIDATED"})
+        if self.faults.take_concurrency_limit():
+            return Response.json(429, errors.concurrency_limit())
         settings = self.settings
         batch = self.store.create(
             lines,
@@ -206,6 +218,9 @@ class SyncApi:
             timing=settings.timing,
             concurrency=settings.batch_concurrency,
             failure_rate=settings.failure_rate,
+            plan_faults=lambda ordinal, ids, failing: self.faults.plan_batch(
+                ordinal, ids, already_failing=failing
+            ),
         )
         if batch is None:
             return Response.json(429, errors.concurrency_limit())
@@ -274,7 +289,7 @@ class SyncApi:
         return Response.json(200, self.batch_json(batch))
 
     def list_batches(self, request: Request) -> Response:
-        fault = self.faults.take_get_fault()
+        fault = self.faults.take_list_fault()
         if fault is not None:
             return Response.json(fault, errors.error_body(fault))
         query = request.query
@@ -299,62 +314,13 @@ class SyncApi:
         public_url = self.public_url()
         return Response.json(200, [batch.to_response(now, public_url) for batch in batches])
 
-    # -- results and media --------------------------------------------------------------------
+    # -- results and media (see :mod:`.results`) --------------------------------------------
 
     def result_redirect(self, batch_id: str) -> Response:
-        batch = self.store.get(batch_id)
-        if batch is None:
-            return Response.json(404, errors.not_found())
-        if not batch.is_terminal(self.clock.now()):
-            return Response.json(404, errors.not_found("Batch results are not available yet"))
-        expires = int(self.clock.now() + self.settings.result_url_ttl)
-        signature = self.signer.sign(batch_id, expires)
-        location = (
-            f"{self.signed_base()}/signed/{batch_id}/result.jsonl"
-            f"?expires={expires}&signature={signature}"
-        )
-        return Response(302, b"", None, {"Location": location, "Cache-Control": "no-store"})
+        return self.results.redirect(batch_id)
 
     def signed_result(self, batch_id: str, request: Request) -> Response:
-        fault = self.faults.take_download_fault()
-        if fault is not None:
-            return _s3_error(fault, "InternalError", "We encountered an internal error.")
-        query = request.query
-        expires_raw = query.get("expires", [""])[0]
-        signature = query.get("signature", [""])[0]
-        if not expires_raw or not signature:
-            return _s3_error(
-                403,
-                "AccessDenied",
-                "Query-string authentication requires the signature and expires parameters",
-            )
-        try:
-            expires = int(expires_raw)
-        except ValueError:
-            return _s3_error(403, "AccessDenied", "Invalid date (should be seconds since epoch)")
-        if not self.signer.verify(batch_id, expires, signature):
-            return _s3_error(
-                403,
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you provided.",
-            )
-        now = self.clock.now()
-        if now > expires:
-            return _s3_error(
-                403,
-                "AccessDenied",
-                "Request has expired",
-                Expires=str(expires),
-                ServerTime=str(int(now)),
-            )
-        batch = self.store.get(batch_id)
-        if batch is None:
-            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
-        lines = batch.result_lines(self.public_url())
-        body = "".join(_compact(line) + "\n" for line in lines).encode()
-        return Response(200, body, NDJSON, {"Content-Disposition": "inline; filename=result.jsonl"})
+        return self.results.download(batch_id, request)
 
     def media(self, generation_id: str) -> Response:
-        if not self.store.generation_ready(generation_id):
-            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
-        return Response(200, tiny_mp4(), "video/mp4")
+        return self.results.media(generation_id)

@@ -8,8 +8,8 @@ seconds, ``J`` the ``JOBS_CREATED`` seconds (0 skips that status), ``S`` the sec
 - line ``i`` (0-based, input order) finishes at ``c + P + J + (i // k + 1) * S``; ``metrics``
   count finished lines as ``success_count``/``failed_count`` and the rest as ``pending_count``;
 - the batch is ``COMPLETED`` when its last line finishes; a batch that fails as a whole (see
-  :mod:`.outcomes`) shows no progress and turns ``FAILED`` at ``c + P + J + S`` with every line
-  failed.
+  :mod:`.outcomes`, or ``batch_failure_rate`` of the fault plan) shows no progress and turns
+  ``FAILED`` at ``c + P + J + S`` with every line failed.
 
 Once terminal, ``outputUrl`` is ``<public url>/v2/batches/<id>/result`` and the result file is
 available; before that it is ``""``.
@@ -21,11 +21,12 @@ import copy
 import math
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .clock import isoformat, to_millis
+from .faults import BatchFaults
 from .outcomes import BATCH_ERROR, LineOutcome, batch_fails, failure, line_outcome
 from .records import BatchSnapshot
 from .validation import InputLine
@@ -75,6 +76,9 @@ class Batch:
     terminal_at: float
     batch_failed: bool
     webhook_sent: bool = field(default=False)
+    injected_failure: bool = False
+    result_faults: Mapping[str, str] = field(default_factory=dict)
+    premature_checked: bool = False
 
     def status(self, now: float) -> str:
         if now >= self.terminal_at:
@@ -204,8 +208,12 @@ class BatchStore:
         timing: Timing,
         concurrency: int,
         failure_rate: float,
+        plan_faults: Callable[[int, list[str], bool], BatchFaults] | None = None,
     ) -> Batch | None:
-        """Create a batch, or return ``None`` when ``concurrency`` batches are already open."""
+        """Create a batch, or return ``None`` when ``concurrency`` batches are already open.
+
+        ``plan_faults(ordinal, request_ids, already_failing)`` fixes the batch's injected faults.
+        """
         with self._lock:
             now = math.floor(self._now() * 1000) / 1000  # created_at has millisecond precision
             if self._open_count(now) >= concurrency:
@@ -217,6 +225,12 @@ class BatchStore:
             parallel = max(1, timing.line_parallelism)
             records = [line.record for line in lines]
             whole_batch_fails = batch_fails(records)
+            faults = BatchFaults()
+            if plan_faults is not None:
+                request_ids = [str(record["request_id"]) for record in records]
+                faults = plan_faults(self._ordinal, request_ids, whole_batch_fails)
+            injected_failure = faults.fail_batch and not whole_batch_fails
+            whole_batch_fails = whole_batch_fails or faults.fail_batch
             planned = [
                 PlannedLine(
                     line_number=line.line_number,
@@ -246,6 +260,8 @@ class BatchStore:
                 processing_at=processing_at,
                 terminal_at=terminal_at,
                 batch_failed=whole_batch_fails,
+                injected_failure=injected_failure,
+                result_faults=dict(faults.result_lines),
             )
             self._batches[batch.id] = batch
             if not whole_batch_fails:
@@ -292,8 +308,28 @@ class BatchStore:
             batch = self._batches.get(batch_id) if batch_id is not None else None
             return batch is not None and batch.is_terminal(self._now())
 
+    def claim_processing(self) -> tuple[float, list[Batch]]:
+        """The emulated time, and ``PROCESSING`` batches with a webhook URL not claimed before
+        (marked claimed)."""
+        with self._lock:
+            now = self._now()
+            found = [
+                batch
+                for batch in self._batches.values()
+                if batch.webhook_url
+                and not batch.premature_checked
+                and batch.status(now) == "PROCESSING"
+            ]
+            for batch in found:
+                batch.premature_checked = True
+            return now, found
+
     def claim_due_webhooks(self) -> list[Batch]:
         """Terminal batches with a webhook URL not yet notified; marks them as notified."""
+        return self.claim_due_webhooks_at()[1]
+
+    def claim_due_webhooks_at(self) -> tuple[float, list[Batch]]:
+        """Like :meth:`claim_due_webhooks`, with the emulated time of the claim."""
         with self._lock:
             now = self._now()
             due = [
@@ -303,7 +339,7 @@ class BatchStore:
             ]
             for batch in due:
                 batch.webhook_sent = True
-            return due
+            return now, due
 
     def snapshot(self, batch: Batch, public_url: str) -> BatchSnapshot:
         with self._lock:
@@ -323,4 +359,5 @@ class BatchStore:
                 terminal_at=batch.terminal_at,
                 webhook_sent=batch.webhook_sent,
                 observed_at=now,
+                injected_failure=batch.injected_failure,
             )

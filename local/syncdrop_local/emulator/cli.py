@@ -10,6 +10,14 @@ import threading
 from types import FrameType
 
 from .emulator import SyncEmulator
+from .fault_knobs import everything_knobs, parse_knob
+
+
+def _knob(text: str) -> tuple[str, bool | float]:
+    try:
+        return parse_knob(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +53,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--signed-base", default=None, help="base URL of signed result downloads")
     parser.add_argument("--no-batch-access", action="store_true", help="answer 402 to every create")
     parser.add_argument("--verbose", action="store_true", help="log every request and webhook")
+    parser.add_argument(
+        "--faults-everything",
+        action="store_true",
+        help="turn every random fault on at moderate rates (a soak run; see docs/emulator.md)",
+    )
+    parser.add_argument(
+        "--fault-intensity",
+        type=float,
+        default=1.0,
+        help="scale of the --faults-everything rates (default 1.0: 5-10%% each)",
+    )
+    parser.add_argument(
+        "--fault",
+        type=_knob,
+        action="append",
+        default=[],
+        metavar="KNOB=VALUE",
+        help="set one fault knob, e.g. get_slow_rate=0.1 or reorder_webhooks=true (repeatable)",
+    )
 
 
 def build(args: argparse.Namespace) -> SyncEmulator:
@@ -55,7 +82,7 @@ def build(args: argparse.Namespace) -> SyncEmulator:
     def log(line: str) -> None:
         print(f"[sync-emulator] {line}", file=sys.stderr, flush=True)
 
-    return SyncEmulator(
+    emulator = SyncEmulator(
         api_key=args.api_key,
         webhook_secret=args.webhook_secret,
         batch_concurrency=args.batch_concurrency,
@@ -74,6 +101,10 @@ def build(args: argparse.Namespace) -> SyncEmulator:
         signed_base=args.signed_base,
         log=log if args.verbose else None,
     )
+    if args.faults_everything:
+        emulator.faults.configure(**everything_knobs(args.fault_intensity))
+    emulator.faults.configure(**dict(args.fault))
+    return emulator
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 from .api import SyncApi
 from .batches import BatchStore
 from .clock import Clock
+from .dispatch import WebhookDispatcher
 from .faults import FaultPlan
 from .records import (
     BatchSnapshot,
@@ -60,6 +61,7 @@ class SyncEmulator:
         signed_base: str | None = None,
         tick_interval: float = 0.05,
         log: Callable[[str], None] | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.settings = EmulatorSettings(
             api_key=api_key,
@@ -85,7 +87,7 @@ class SyncEmulator:
         self.port = port
         self.tick_interval = tick_interval
         self.clock = Clock(time_scale=time_scale)
-        self.faults = FaultPlan(seed=seed)
+        self.faults = faults if faults is not None else FaultPlan(seed=seed)
         self._log = log
         self._lock = threading.Lock()
         self._tick_lock = threading.Lock()
@@ -107,10 +109,11 @@ class SyncEmulator:
             stopping=self._stopping,
             own_url=lambda: self.url,
         )
-        self._sender = WebhookSender(
-            settings=self.settings,
+        self._dispatcher = WebhookDispatcher(
+            store=self._store,
             faults=self.faults,
-            record=self._record_delivery,
+            sender=WebhookSender(settings=self.settings, record=self._record_delivery),
+            batch_json=self._api.batch_json,
             on_drop=self._record_drop,
         )
 
@@ -183,11 +186,10 @@ class SyncEmulator:
     # -- time ---------------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Deliver the webhooks of batches that have become terminal, in the calling thread."""
+        """Deliver due webhooks (of batches now terminal, held-back and premature ones) in the
+        calling thread."""
         with self._tick_lock:
-            for batch in self._store.claim_due_webhooks():
-                if batch.webhook_url:
-                    self._sender.deliver(batch.id, batch.webhook_url, self._api.batch_json(batch))
+            self._dispatcher.tick()
 
     def advance(self, seconds: float) -> None:
         """Move the emulated clock forward and run :meth:`tick`."""
@@ -221,12 +223,14 @@ class SyncEmulator:
             self._dropped.append(batch_id)
 
     def clear_records(self) -> None:
-        """Forget recorded requests, create counts and webhook deliveries (batches stay)."""
+        """Forget recorded requests, create counts, webhook deliveries and injected-fault counts
+        (batches stay)."""
         with self._lock:
             self._requests.clear()
             self._deliveries.clear()
             self._dropped.clear()
         self._tally.reset()
+        self.faults.reset_counts()
 
     # -- introspection ------------------------------------------------------------------------
 
@@ -245,6 +249,11 @@ class SyncEmulator:
         """Every webhook POST attempted (duplicates included), in order."""
         with self._lock:
             return list(self._deliveries)
+
+    @property
+    def held_webhooks(self) -> int:
+        """Webhook notifications queued (e.g. held back by ``webhook_delay_seconds``), unsent."""
+        return self._dispatcher.held
 
     @property
     def dropped_webhooks(self) -> list[str]:
@@ -270,6 +279,20 @@ class SyncEmulator:
         if found is None:
             raise KeyError(batch_id)
         return copy.deepcopy(found.result_lines(self.public_url))
+
+    def served_result_faults(self, batch_id: str) -> dict[str, str]:
+        """Request ids whose line a download served ``malformed`` or left out (``missing``).
+
+        Only what was actually served is listed; :meth:`result_lines` stays the true file.
+        """
+        if self._store.get(batch_id) is None:
+            raise KeyError(batch_id)
+        return self.faults.served_result_faults(batch_id)
+
+    @property
+    def faults_injected(self) -> dict[str, int]:
+        """Faults actually injected so far, by kind (``faults.counts()``)."""
+        return self.faults.counts()
 
     @property
     def open_batches(self) -> int:

@@ -1,4 +1,4 @@
-"""Injectable, seeded faults for the Sync emulator: failed or hung creates, 429s, webhook trouble.
+"""Injectable, seeded faults for the Sync emulator: queued one-offs plus switches and rates.
 
 Queued knobs are consumed in order by the requests they target:
 
@@ -15,19 +15,27 @@ Queued knobs are consumed in order by the requests they target:
 - ``rate_limit_next(n)`` — the next ``n`` authenticated ``/v2`` requests of any kind answer 429
   ``rate_limit_exceeded`` (checked before every other fault).
 
-Switches and seeded rates (``random.Random(seed)``, reproducible for a given request sequence):
-``drop_webhooks``, ``duplicate_webhooks`` (same body and signature sent twice),
-``corrupt_webhook_signatures`` (signature made with the wrong key), ``create_error_rate``
-(random 500 before creating), ``get_error_rate`` (random 500 on gets) and ``webhook_drop_rate``.
+Switches, rates and delays are the fields of :class:`.fault_knobs.FaultKnobs`. Request-level
+rates draw from one seeded stream per kind; batch-level ones (batch failure, result lines,
+webhooks) are keyed by batch ordinal (and request id), see :mod:`.dice`. :meth:`FaultPlan.counts`
+tells how many faults of each kind were actually injected.
 """
 
 from __future__ import annotations
 
-import random
 import threading
 from collections import deque
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+from .dice import Dice
+from .fault_knobs import ENDPOINT_FAMILIES, FaultKnobs, everything_knobs
+from .records import FaultTally
+
+T = TypeVar("T")
+MALFORMED = "malformed"
+MISSING = "missing"
 
 
 @dataclass(frozen=True)
@@ -40,23 +48,47 @@ class CreateFault:
     after_create: bool
 
 
-class FaultPlan:
-    """Thread-safe fault queues and switches, consulted by the HTTP layer and webhook sender."""
+@dataclass(frozen=True)
+class BatchFaults:
+    """Faults fixed for one batch when it is created."""
+
+    fail_batch: bool = False
+    result_lines: Mapping[str, str] = field(default_factory=dict)  # request id -> malformed|missing
+
+
+@dataclass(frozen=True)
+class WebhookFaults:
+    """What happens to one batch notification."""
+
+    drop: bool = False
+    duplicate: bool = False
+    corrupt: bool = False
+    delay_seconds: float = 0.0
+
+
+class FaultPlan(FaultKnobs):
+    """Thread-safe fault queues, switches and seeded rates, consulted by routes and webhooks."""
 
     def __init__(self, *, seed: int = 0) -> None:
+        super().__init__()
         self._lock = threading.Lock()
-        self._seed = seed
-        self._rng = random.Random(seed)
+        self._dice = Dice(seed)
+        self._tally = FaultTally()
         self._creates: deque[CreateFault] = deque()
         self._gets: deque[int] = deque()
         self._downloads: deque[int] = deque()
         self._rate_limited = 0
-        self.drop_webhooks = False
-        self.duplicate_webhooks = False
-        self.corrupt_webhook_signatures = False
-        self.create_error_rate = 0.0
-        self.get_error_rate = 0.0
-        self.webhook_drop_rate = 0.0
+        self._expired_once: set[str] = set()
+        self._served: dict[str, dict[str, str]] = {}
+
+    @classmethod
+    def everything(cls, *, seed: int = 0, intensity: float = 1.0) -> FaultPlan:
+        """A plan with every random fault on at moderate rates (see :func:`everything_knobs`)."""
+        return cls(seed=seed).configure(**everything_knobs(intensity))
+
+    @property
+    def seed(self) -> int:
+        return self._dice.seed
 
     # -- arming -----------------------------------------------------------------------------
 
@@ -85,19 +117,18 @@ class FaultPlan:
             self._rate_limited += n
 
     def clear(self) -> None:
-        """Disarm every queued fault and switch (the random generator is re-seeded)."""
+        """Disarm every queued fault, switch and rate; the random streams restart from the seed.
+
+        The injected-fault counts and served result faults are records and stay.
+        """
         with self._lock:
             self._creates.clear()
             self._gets.clear()
             self._downloads.clear()
             self._rate_limited = 0
-            self._rng = random.Random(self._seed)
-        self.drop_webhooks = False
-        self.duplicate_webhooks = False
-        self.corrupt_webhook_signatures = False
-        self.create_error_rate = 0.0
-        self.get_error_rate = 0.0
-        self.webhook_drop_rate = 0.0
+            self._expired_once.clear()
+        self._dice.reset()
+        self.reset_knobs()
 
     @property
     def pending(self) -> dict[str, int]:
@@ -110,38 +141,174 @@ class FaultPlan:
                 "rate_limited": self._rate_limited,
             }
 
-    # -- consuming (HTTP layer) -------------------------------------------------------------
+    # -- introspection ----------------------------------------------------------------------
 
-    def _roll(self, rate: float) -> bool:
-        return rate > 0 and self._rng.random() < rate
+    def counts(self) -> dict[str, int]:
+        """Faults actually injected so far, by kind (every kind listed, zeros included)."""
+        return self._tally.snapshot()
+
+    @property
+    def injected(self) -> dict[str, int]:
+        """Only the kinds injected at least once."""
+        return {kind: n for kind, n in self.counts().items() if n}
+
+    def reset_counts(self) -> None:
+        self._tally.reset()
+
+    def served_result_faults(self, batch_id: str) -> dict[str, str]:
+        """Request ids whose result line was served ``malformed`` or left out (``missing``)."""
+        with self._lock:
+            return dict(self._served.get(batch_id, {}))
+
+    # -- consuming: requests ----------------------------------------------------------------
+
+    def _hit(self, kind: str, rate: float, tally: str) -> bool:
+        if self._dice.roll(kind, rate):
+            self._tally.add(tally)
+            return True
+        return False
 
     def take_rate_limit(self) -> bool:
         with self._lock:
             if self._rate_limited > 0:
                 self._rate_limited -= 1
+                self._tally.add("rate_limited")
                 return True
-            return False
+        return self._hit("rate_limit", self.rate_limit_rate, "rate_limited")
 
     def take_create_fault(self, *, created: bool) -> CreateFault | None:
         """The fault for this create, if any: before creating (``created=False``) only faults
         without ``after_create`` apply; once a batch exists only ``after_create`` faults do."""
         with self._lock:
             if self._creates and self._creates[0].after_create == created:
-                return self._creates.popleft()
-            if not created and self._roll(self.create_error_rate):
-                return CreateFault("fail", 500, 0.0, after_create=False)
-            return None
+                fault = self._creates.popleft()
+                self._tally.add("create_hang" if fault.kind == "hang" else "create_error")
+                return fault
+        if not created and self._hit("create_error", self.create_error_rate, "create_error"):
+            return CreateFault("fail", 500, 0.0, after_create=False)
+        return None
 
-    def take_get_fault(self) -> int | None:
+    def _take_read_fault(self, tally: str, rates: Iterable[tuple[str, float]]) -> int | None:
         with self._lock:
             if self._gets:
+                self._tally.add(tally)
                 return self._gets.popleft()
-            return 500 if self._roll(self.get_error_rate) else None
+        for kind, rate in rates:
+            if self._hit(kind, rate, tally):
+                return 500
+        return None
+
+    def take_get_fault(self) -> int | None:
+        return self._take_read_fault("get_error", [("get_error", self.get_error_rate)])
+
+    def take_list_fault(self) -> int | None:
+        """Queued get faults, then ``list_error_rate``, then ``get_error_rate`` (lists are gets)."""
+        rates = [("list_error", self.list_error_rate), ("get_error", self.get_error_rate)]
+        return self._take_read_fault("list_error", rates)
 
     def take_download_fault(self) -> int | None:
         with self._lock:
-            return self._downloads.popleft() if self._downloads else None
+            if self._downloads:
+                self._tally.add("result_error")
+                return self._downloads.popleft()
+        return 500 if self._hit("result_error", self.result_error_rate, "result_error") else None
 
-    def should_drop_webhook(self) -> bool:
+    def take_slow(self, family: str) -> float:
+        """Real seconds to hold this answer back (0 for most requests)."""
+        if family not in ENDPOINT_FAMILIES:
+            raise ValueError(f"unknown endpoint family {family!r}")
+        rate = float(getattr(self, f"{family}_slow_rate"))
+        seconds = float(getattr(self, f"{family}_slow_seconds"))
+        if seconds > 0 and self._hit(f"{family}_slow", rate, f"slow_{family}"):
+            return seconds
+        return 0.0
+
+    def take_concurrency_limit(self) -> bool:
+        return self._hit("concurrency_429", self.concurrency_429_rate, "concurrency_limited")
+
+    def take_expired_link(self, batch_id: str) -> bool:
+        """Hand out an already expired signed link for this redirect?"""
+        if self.expire_result_links:
+            with self._lock:
+                first = batch_id not in self._expired_once
+                self._expired_once.add(batch_id)
+            if first:
+                self._tally.add("expired_link")
+                return True
+        return self._hit("expired_link", self.expired_link_rate, "expired_link")
+
+    # -- consuming: batches and result files ------------------------------------------------
+
+    def plan_batch(
+        self, ordinal: int, request_ids: Sequence[str], *, already_failing: bool = False
+    ) -> BatchFaults:
+        """Fix a new batch's random whole-batch failure and result-line faults."""
+        fail = not already_failing and self._dice.roll_for(
+            "batch_failure", self.batch_failure_rate, ordinal
+        )
+        if fail:
+            self._tally.add("batch_failed")
+        lines: dict[str, str] = {}
+        for request_id in request_ids:
+            if self._dice.roll_for(
+                "missing_result_line", self.missing_result_line_rate, ordinal, request_id
+            ):
+                lines[request_id] = MISSING
+            elif self._dice.roll_for(
+                "malformed_result_line", self.malformed_result_line_rate, ordinal, request_id
+            ):
+                lines[request_id] = MALFORMED
+        return BatchFaults(fail_batch=fail, result_lines=lines)
+
+    def record_served(self, batch_id: str, applied: Mapping[str, str]) -> None:
+        """Note result-line faults actually served; each line counts once per batch."""
         with self._lock:
-            return self.drop_webhooks or self._roll(self.webhook_drop_rate)
+            served = self._served.setdefault(batch_id, {})
+            for request_id, kind in applied.items():
+                if request_id not in served:
+                    served[request_id] = kind
+                    self._tally.add(f"{kind}_result_line")
+
+    # -- consuming: webhooks ----------------------------------------------------------------
+
+    def webhook_faults(self, ordinal: int) -> WebhookFaults:
+        """Drop, duplicate, corrupt and delay decisions for one batch's notification."""
+        dice = self._dice
+        if self.drop_webhooks or dice.roll_for("webhook_drop", self.webhook_drop_rate, ordinal):
+            self._tally.add("webhook_dropped")
+            return WebhookFaults(drop=True)
+        duplicate = self.duplicate_webhooks or dice.roll_for(
+            "webhook_duplicate", self.duplicate_webhook_rate, ordinal
+        )
+        corrupt = self.corrupt_webhook_signatures or dice.roll_for(
+            "corrupt_signature", self.corrupt_signature_rate, ordinal
+        )
+        delay = self.webhook_delay_seconds
+        delayed = delay > 0 and dice.roll_for("webhook_delay", self.webhook_delay_rate, ordinal)
+        for hit, kind in (
+            (duplicate, "webhook_duplicated"),
+            (corrupt, "webhook_signature_corrupted"),
+            (delayed, "webhook_delayed"),
+        ):
+            if hit:
+                self._tally.add(kind)
+        return WebhookFaults(
+            duplicate=duplicate, corrupt=corrupt, delay_seconds=delay if delayed else 0.0
+        )
+
+    def premature_webhook(self, ordinal: int) -> bool:
+        """Send this PROCESSING batch a premature ``COMPLETED`` notification?"""
+        if self._dice.roll_for("premature_webhook", self.premature_webhook_rate, ordinal):
+            self._tally.add("premature_webhook")
+            return True
+        return False
+
+    def reorder(self, items: Sequence[T]) -> list[T]:
+        """With ``reorder_webhooks``, ``items`` in a seeded shuffled order."""
+        if not self.reorder_webhooks or len(items) < 2:
+            return list(items)
+        shuffled = self._dice.shuffled("reorder", items)
+        moved = sum(1 for before, after in zip(items, shuffled, strict=True) if before is not after)
+        if moved:
+            self._tally.add("webhook_reordered", moved)
+        return shuffled

@@ -87,7 +87,7 @@ def line_outcome(
         if match is not None:
             return failure(match.group(1) or DEFAULT_LINE_ERROR)
     if failure_rate > 0:
-        roll = random.Random(f"{seed}:{batch_ordinal}:{record.get('request_id')}").random()
+        roll = random.Random(f"{seed}:{batch_ordinal}:{record.get('request_id')}").random()  # nosec B311 # seeded
         if roll < failure_rate:
             return failure(DEFAULT_LINE_ERROR)
     return COMPLETED

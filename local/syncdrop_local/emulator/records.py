@@ -1,4 +1,4 @@
-"""Immutable introspection records the emulator keeps for tests: requests, creates, webhooks."""
+"""Introspection records the emulator keeps for tests: requests, creates, webhooks, faults."""
 
 from __future__ import annotations
 
@@ -51,6 +51,8 @@ class WebhookDelivery:
     error: str | None
     sent_at: float
     duplicate: bool = False
+    premature: bool = False
+    held_seconds: float = 0.0
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -74,6 +76,7 @@ class BatchSnapshot:
     terminal_at: float
     webhook_sent: bool
     observed_at: float
+    injected_failure: bool = False
 
 
 class CreateTally:
@@ -112,3 +115,50 @@ class CreateTally:
         with self._lock:
             self._total = self._accepted = self._dry_run = 0
             self._rejected = {}
+
+
+FAULT_KINDS: tuple[str, ...] = (
+    "create_error",
+    "create_hang",
+    "get_error",
+    "list_error",
+    "result_error",
+    "slow_create",
+    "slow_get",
+    "slow_list",
+    "slow_result",
+    "rate_limited",
+    "concurrency_limited",
+    "batch_failed",
+    "expired_link",
+    "malformed_result_line",
+    "missing_result_line",
+    "webhook_dropped",
+    "webhook_duplicated",
+    "webhook_delayed",
+    "webhook_reordered",
+    "webhook_signature_corrupted",
+    "premature_webhook",
+)
+
+
+class FaultTally:
+    """Thread-safe counts of the faults actually injected, by kind (see :data:`FAULT_KINDS`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
+
+    def add(self, kind: str, n: int = 1) -> None:
+        if kind not in self._counts:
+            raise KeyError(kind)
+        with self._lock:
+            self._counts[kind] += n
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts = dict.fromkeys(FAULT_KINDS, 0)

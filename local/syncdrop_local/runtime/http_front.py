@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from syncdrop.crash_points import SimulatedCrash
 from syncdrop_local.runtime.invoke import LocalFunction
 from syncdrop_local.runtime.template import ACCOUNT
 
@@ -108,7 +109,7 @@ class HttpFront:
         )
         try:
             result = function.invoke(event)
-        except Exception:  # Lambda's answer to a crashed function
+        except (Exception, SimulatedCrash):  # API Gateway's answer when the function fails
             self._reply(
                 request,
                 500,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import sys
 import threading
@@ -11,11 +12,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 from syncdrop_local.runtime.stack import FunctionSpec
 from syncdrop_local.runtime.template import ACCOUNT, REGION
+
+Handler = Callable[[dict[str, Any], Any], Any]
 
 # The process environment is shared by every function; a cold start holds this lock while
 # its function's variables are in place (handlers read their settings once, at cold start).
@@ -60,36 +62,47 @@ def function_environment(spec: FunctionSpec) -> Iterator[None]:
 
 
 class LocalFunction:
-    """One function of the template: loaded once, then warm, like one execution environment."""
+    """One function of the template with its execution environments.
+
+    Like Lambda, an environment handles one invocation at a time; a concurrent invocation
+    gets an environment of its own (a cold start: the handler module loaded afresh), and
+    idle environments are reused warm.
+    """
 
     def __init__(self, spec: FunctionSpec) -> None:
         self.spec = spec
-        self._module: ModuleType | None = None
-        self._handler: Callable[[dict[str, Any], Any], Any] | None = None
         self.invocations = 0
-        self._count_lock = threading.Lock()
+        self.cold_starts = 0
+        self._idle: list[Handler] = []
+        self._lock = threading.Lock()
+        self._names = itertools.count()
 
-    def _load(self) -> Callable[[dict[str, Any], Any], Any]:
+    def _load(self) -> Handler:
         module_name, _, attribute = self.spec.handler.rpartition(".")
         path = self.spec.code_dir / f"{module_name.replace('.', '/')}.py"
-        name = f"syncdrop_fn_{self.spec.logical_id}"
+        name = f"syncdrop_fn_{self.spec.logical_id}_{next(self._names)}"
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             raise ImportError(f"cannot load {path}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
-        self._module = module
-        handler: Callable[[dict[str, Any], Any], Any] = getattr(module, attribute)
+        handler: Handler = getattr(module, attribute)
         return handler
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        with self._count_lock:
+        with self._lock:
             self.invocations += 1
+            handler = self._idle.pop() if self._idle else None
         context = LambdaContext(self.spec.logical_id, self.spec.timeout)
-        if self._handler is None:
-            with _cold_start_lock, function_environment(self.spec):
-                if self._handler is None:
-                    self._handler = self._load()
-                    return self._handler(event, context)  # the cold invocation reads its env
-        return self._handler(event, context)
+        try:
+            if handler is None:
+                with _cold_start_lock, function_environment(self.spec):
+                    self.cold_starts += 1
+                    handler = self._load()
+                    return handler(event, context)  # the cold invocation reads its env
+            return handler(event, context)
+        finally:
+            if handler is not None:
+                with self._lock:
+                    self._idle.append(handler)

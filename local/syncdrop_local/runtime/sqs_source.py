@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from syncdrop.crash_points import SimulatedCrash
 from syncdrop_local.runtime.invoke import LocalFunction
 from syncdrop_local.runtime.template import REGION
 
@@ -15,6 +16,11 @@ log = logging.getLogger("syncdrop.local")
 # Lambda would wait out the queue's visibility timeout (minutes) before a retry; locally a
 # failed message comes back after this many seconds so retries and the DLQ show up quickly.
 LOCAL_RETRY_DELAY = 1
+
+
+def _md5(body: str) -> str:
+    """SQS's own checksum of the body (an integrity check, not security)."""
+    return hashlib.md5(body.encode(), usedforsecurity=False).hexdigest()
 
 
 def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
@@ -32,7 +38,7 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
             ),
         },
         "messageAttributes": message.get("MessageAttributes", {}),
-        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),  # noqa: S324 - SQS's own checksum
+        "md5OfBody": message.get("MD5OfBody") or _md5(message["Body"]),
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
         "awsRegion": REGION,
@@ -49,6 +55,7 @@ class SqsEventSource:
     report_failures: bool = True
     handled: int = field(default=0)
     failed: int = field(default=0)
+    crashes: int = field(default=0)
 
     def poll_once(self) -> int:
         """Deliver at most one batch; return how many messages were received."""
@@ -75,6 +82,11 @@ class SqsEventSource:
             log.exception(
                 "%s failed; its messages go back to the queue", self.function.spec.logical_id
             )
+            failed_ids = {m["MessageId"] for m in messages}
+        except SimulatedCrash as crash:
+            # The execution environment died: no answer; every message comes back later.
+            log.warning("%s crashed at %s", self.function.spec.logical_id, crash)
+            self.crashes += 1
             failed_ids = {m["MessageId"] for m in messages}
         for message in messages:
             if message["MessageId"] in failed_ids:

@@ -82,7 +82,7 @@ class LocalStack:
 
 _SESSION = boto3.session.Session(
     aws_access_key_id="testing",
-    aws_secret_access_key="testing",  # noqa: S106 - moto accepts any key
+    aws_secret_access_key="testing",  # noqa: S106 - moto accepts any key  # nosec B106
     region_name=REGION,
 )
 

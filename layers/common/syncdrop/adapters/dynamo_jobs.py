@@ -86,6 +86,18 @@ def _is_condition_failure(exc: ClientError) -> bool:
     return code == "ConditionalCheckFailedException"
 
 
+def _condition_failed(exc: ClientError) -> bool:
+    """A transaction cancelled by a condition, not by a conflict with another one.
+
+    A TransactionConflict (two writers on one item at once) is worth retrying; only a
+    failed condition means the state has moved on.
+    """
+    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return False
+    reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", [])}
+    return "ConditionalCheckFailed" in reasons and "TransactionConflict" not in reasons
+
+
 class DynamoJobStore:
     def __init__(self, client: Any, table: str) -> None:
         self._db = client
@@ -269,7 +281,7 @@ class DynamoJobStore:
             )
             return Claim.CLAIMED
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            if not _condition_failed(exc):
                 raise StorageError(f"claiming chunk {chunk.holder} failed: {exc}") from exc
             reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
             if len(reasons) == 2 and reasons[1] == "ConditionalCheckFailed":
@@ -288,6 +300,7 @@ class DynamoJobStore:
         release: bool,
         extra_set: str = "",
         extra_values: dict[str, Any] | None = None,
+        extra_condition: str = "",
     ) -> bool:
         values = self._moved(to, now, chunk)
         values.update(extra_values or {})
@@ -307,7 +320,7 @@ class DynamoJobStore:
             "TableName": self._table,
             "Key": _chunk_key(chunk.job_id, chunk.number),
             "UpdateExpression": update,
-            "ConditionExpression": f"#s IN ({', '.join(from_names)})",
+            "ConditionExpression": f"#s IN ({', '.join(from_names)}){extra_condition}",
             "ExpressionAttributeNames": {"#s": "status"},
             "ExpressionAttributeValues": values,
         }
@@ -327,7 +340,7 @@ class DynamoJobStore:
             self._db.transact_write_items(TransactItems=items)
             return True
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+            if _condition_failed(exc):
                 return False
             raise StorageError(f"moving chunk {chunk.holder} to {to} failed: {exc}") from exc
 
@@ -413,6 +426,7 @@ class DynamoJobStore:
             now=now,
             release=True,
             extra_set=", results_written = :yes, rows_completed = :ok, rows_failed = :ko",
+            extra_condition=" AND attribute_not_exists(results_written)",
             extra_values={
                 ":yes": {"BOOL": True},
                 ":ok": {"N": str(completed)},

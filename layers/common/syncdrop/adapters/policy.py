@@ -25,7 +25,7 @@ class RetryPolicy:
     def delays(self) -> Iterator[float]:
         """Full-jitter exponential backoff, one delay per retry (attempts - 1 of them)."""
         for attempt in range(self.attempts - 1):
-            yield random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+            yield random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # nosec B311 # backoff jitter
 
     def http_timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.read_timeout, connect=self.connect_timeout)

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from syncdrop.domain.fan_out import FanOutOutcome, fan_out_chunk
-from syncdrop.domain.reporting import FinishOutcome, finish_job
+from syncdrop.domain.reporting import REPORT_LEASE, FinishOutcome, finish_job
 from syncdrop.domain.services import Services
 from syncdrop.domain.submission import submit_ready_chunks
+from syncdrop.errors import TransientError
 from syncdrop.messages import ResultsMessage
 
 
+class ReportInProgress(TransientError):
+    """Another worker holds the report lease; the message comes back after it expires."""
+
+
 def handle_results_message(
-    services: Services, message: ResultsMessage, *, batch_concurrency: int, webhook_base: str
+    services: Services,
+    message: ResultsMessage,
+    *,
+    batch_concurrency: int,
+    webhook_base: str,
+    report_lease: timedelta = REPORT_LEASE,
 ) -> FanOutOutcome | FinishOutcome:
     if message.kind == "job" or message.chunk is None:
-        return finish_job(services, message.job_id)
+        return _finish(services, message.job_id, report_lease)
     outcome = fan_out_chunk(services, message.job_id, message.chunk)
     if outcome is FanOutOutcome.WRITTEN:
         # A slot just freed up: the oldest QUEUED chunk of any job goes next.
@@ -21,5 +33,13 @@ def handle_results_message(
             services, batch_concurrency=batch_concurrency, webhook_base=webhook_base
         )
     if outcome in (FanOutOutcome.WRITTEN, FanOutOutcome.ALREADY_DONE):
-        finish_job(services, message.job_id)
+        _finish(services, message.job_id, report_lease)
+    return outcome
+
+
+def _finish(services: Services, job_id: str, lease: timedelta) -> FinishOutcome:
+    outcome = finish_job(services, job_id, lease=lease)
+    if outcome is FinishOutcome.BUSY:
+        # If that worker died before the email, this retry (after the lease) sends it.
+        raise ReportInProgress(f"the report of {job_id} is being written by another worker")
     return outcome

@@ -9,13 +9,14 @@ from enum import StrEnum
 
 from aws_lambda_powertools import Logger
 
+from syncdrop import crash_points
 from syncdrop.adapters.dynamo_results import row_key
 from syncdrop.domain.services import Services
 from syncdrop.jobs import Chunk, ChunkStatus
 from syncdrop.report import GenerationResult, RowStatus, parse_result_line
 from syncdrop.sync_models import Batch, BatchStatus
 
-logger = Logger(child=True)
+logger = Logger(service="syncdrop", child=True)
 
 NO_RESULT = "Sync's result file has no line for this row."
 BATCH_FAILED = "Sync failed the whole batch."
@@ -119,10 +120,10 @@ def fan_out_chunk(services: Services, job_id: str, chunk_number: int) -> FanOutO
         # Refused at submission: no batch exists, every row carries Sync's refusal.
         reason = chunk.error or "Sync refused the batch."
         services.results.put_rows(job_id, _rows_for(manifest, {}, chunk, reason))
-        services.jobs.close_chunk(
+        closed = services.jobs.close_chunk(
             chunk, ChunkStatus.FAILED, completed=0, failed=len(manifest), now=now()
         )
-        return FanOutOutcome.WRITTEN
+        return FanOutOutcome.WRITTEN if closed else FanOutOutcome.ALREADY_DONE
     if chunk.status is not ChunkStatus.SUBMITTED or chunk.batch_id is None:
         return FanOutOutcome.NOT_READY
     batch = services.sync.get_batch(chunk.batch_id)  # the truth, never the webhook body
@@ -141,12 +142,17 @@ def fan_out_chunk(services: Services, job_id: str, chunk_number: int) -> FanOutO
         logger.warning("COMPLETED batch without outputUrl yet", extra={"batch_id": batch.id})
         return FanOutOutcome.NOT_READY
     items = list(_rows_for(manifest, results, chunk, missing))
-    services.results.put_rows(job_id, items)
+    half = len(items) // 2 // 25 * 25  # on a BatchWriteItem boundary: no extra request
+    services.results.put_rows(job_id, items[:half])
+    crash_points.reached(crash_points.FAN_OUT_AFTER_ROWS_WRITTEN)
+    services.results.put_rows(job_id, items[half:])
     completed = sum(1 for i in items if i["status"] == RowStatus.COMPLETED.value)
     to = ChunkStatus.FAILED if batch.status is BatchStatus.FAILED else ChunkStatus.COMPLETED
-    services.jobs.close_chunk(
+    closed = services.jobs.close_chunk(
         chunk, to, completed=completed, failed=len(items) - completed, now=now()
     )
+    if not closed:  # a concurrent worker closed it first; it wrote the same rows
+        return FanOutOutcome.ALREADY_DONE
     logger.info(
         "chunk fanned out",
         extra={"job_id": job_id, "chunk": chunk_number, "completed": completed, "rows": len(items)},

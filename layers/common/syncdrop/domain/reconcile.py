@@ -20,7 +20,7 @@ from syncdrop.jobs import Chunk, ChunkStatus
 from syncdrop.messages import ResultsMessage
 from syncdrop.sync_models import Batch
 
-logger = Logger(child=True)
+logger = Logger(service="syncdrop", child=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,7 @@ class ReconcilePolicy:
     poll_after: timedelta = timedelta(minutes=30)
     # How far before a chunk's claim Sync's created_at may lie (clock skew).
     list_margin: timedelta = timedelta(minutes=5)
+    report_lease: timedelta = REPORT_LEASE
 
 
 @dataclass(slots=True)
@@ -113,7 +114,7 @@ def reconcile(services: Services, policy: ReconcilePolicy) -> ReconcileReport:
     report = ReconcileReport()
     _resolve_submitting(services, policy, report)
     _poll_quiet(services, policy, report)
-    for job_id in services.jobs.stale_reports(before=services.clock() - REPORT_LEASE):
+    for job_id in services.jobs.stale_reports(before=services.clock() - policy.report_lease):
         services.queue().send(ResultsMessage.for_job(job_id))
         report.reports_restarted += 1
     report.submission = submit_ready_chunks(

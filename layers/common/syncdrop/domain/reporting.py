@@ -13,6 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from syncdrop import crash_points
 from syncdrop.domain.services import Services
 from syncdrop.jobs import Job, JobStatus, results_key
 from syncdrop.report import (
@@ -27,7 +28,7 @@ from syncdrop.report import (
     write_results_csv,
 )
 
-logger = Logger(child=True)
+logger = Logger(service="syncdrop", child=True)
 
 # A report worker that has not finished after this long is presumed dead (Lambda's limit is 15 min).
 REPORT_LEASE = timedelta(minutes=16)
@@ -78,7 +79,9 @@ def _job_is_over(services: Services, job: Job) -> bool:
     return len(chunks) == job.chunk_count and all(c.results_written for c in chunks)
 
 
-def finish_job(services: Services, job_id: str) -> FinishOutcome:
+def finish_job(
+    services: Services, job_id: str, *, lease: timedelta = REPORT_LEASE
+) -> FinishOutcome:
     job = services.jobs.get_job(job_id)
     if job is None or job.notified_at is not None:
         return FinishOutcome.ALREADY_SENT
@@ -86,9 +89,10 @@ def finish_job(services: Services, job_id: str) -> FinishOutcome:
         return FinishOutcome.NOT_YET
     now = services.clock()
     token = uuid.uuid4().hex
-    if not services.jobs.claim_report(job_id, token, now=now, stale_before=now - REPORT_LEASE):
+    if not services.jobs.claim_report(job_id, token, now=now, stale_before=now - lease):
         return FinishOutcome.BUSY
     email, final = _compose(services, job, now)
+    crash_points.reached(crash_points.AFTER_RESULTS_CSV_BEFORE_EMAIL)
     services.email().publish(email)
     # A crash between publish and this write is the one place a second email could come from.
     services.jobs.finish_report(job_id, token, final, now=services.clock())

@@ -8,6 +8,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aws_lambda_powertools import Logger
 
+from syncdrop import crash_points
 from syncdrop.domain.media_links import presign_media_links
 from syncdrop.domain.services import Services
 from syncdrop.errors import (
@@ -24,7 +25,7 @@ from syncdrop.messages import ResultsMessage
 from syncdrop.ports import Claim
 from syncdrop.sync_models import Batch
 
-logger = Logger(child=True)
+logger = Logger(service="syncdrop", child=True)
 
 
 def webhook_url_for(base: str, job_id: str, chunk_number: int) -> str | None:
@@ -129,6 +130,7 @@ def _submit_claimed(
         if exc.status == 402:
             report.stopped_by = "account"  # every other chunk would be refused the same way
         return
+    crash_points.reached(crash_points.AFTER_CREATE_BEFORE_RECORD)
     if not isinstance(answer, Batch):
         # A dry-run answer to a real submission: Sync created nothing, so try again later.
         jobs.release_to_queue(

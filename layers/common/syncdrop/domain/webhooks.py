@@ -11,7 +11,7 @@ from syncdrop.jobs import ChunkStatus
 from syncdrop.messages import ResultsMessage
 from syncdrop.sync_models import Batch
 
-logger = Logger(child=True)
+logger = Logger(service="syncdrop", child=True)
 
 
 class WebhookOutcome(StrEnum):

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import json
+import json.encoder
 from json.encoder import encode_basestring
 
 ENDPOINT = "/v2/generate"
 
 # Same bytes as json.dumps(..., ensure_ascii=False, separators=(",", ":")): UTF-8 keeps
 # non-Latin tts scripts at their real size against the 5 MB batch limit.
-compact_json = json.JSONEncoder(
+_encoder = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
-).encode
+)
+# The C encoder JSONEncoder.encode builds on every call, built once: it runs per row.
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_encode_parts = (
+    None
+    if _c_make_encoder is None
+    else _c_make_encoder(
+        None, _encoder.default, encode_basestring, None, ":", ",", False, False, False
+    )
+)
+
+
+def compact_json(value: object) -> str:
+    if _encode_parts is None:
+        return _encoder.encode(value)
+    return "".join(_encode_parts(value, 0))
 
 
 def generation_line(

@@ -27,6 +27,7 @@ from syncdrop.intake.cell_checks import (
     shown,
 )
 from syncdrop.intake.outcomes import AcceptedRow, FileRejected, RowRejection
+from syncdrop.intake.request_ids import RequestIdIndex
 from syncdrop.intake.rules import IntakeRules
 from syncdrop.intake.text_source import TextProblem, TextSource
 
@@ -161,15 +162,14 @@ class OptionColumns:
         return options
 
 
-RowCheck = Callable[[int, list[str], dict[str, str], list[str]], "AcceptedRow | RowRejection"]
+RowCheck = Callable[[int, list[str], list[str]], "AcceptedRow | RowRejection"]
 
 
-def row_checker(layout: CsvLayout, rules: IntakeRules) -> RowCheck:
+def row_checker(layout: CsvLayout, rules: IntakeRules, request_ids: RequestIdIndex) -> RowCheck:
     """The check of one data row's cells; runs once per row, so everything it can look up
     ahead of time is bound here."""
     # request_id -> the row that first used it: the only state that grows with the file.
-    first_rows: dict[str, int] = {}
-    first_row_of = first_rows.setdefault
+    first_row_of = request_ids.claim
     https = HTTPS_URL.fullmatch
     valid_request_id = REQUEST_ID.fullmatch
     valid_output_file_name = OUTPUT_FILE_NAME.fullmatch
@@ -182,10 +182,9 @@ def row_checker(layout: CsvLayout, rules: IntakeRules) -> RowCheck:
     option_columns = OptionColumns(layout.options) if layout.options else None
     options_of = option_columns.values_of if option_columns else None
     known_options = option_columns.known if option_columns else {}
+    names = layout.names
 
-    def check(
-        row_number: int, cells: list[str], columns: dict[str, str], overflow: list[str]
-    ) -> AcceptedRow | RowRejection:
+    def check(row_number: int, cells: list[str], overflow: list[str]) -> AcceptedRow | RowRejection:
         problems: list[str] = []
         if overflow:
             problems.append(_overflow_problem(layout.width, overflow))
@@ -246,7 +245,7 @@ def row_checker(layout: CsvLayout, rules: IntakeRules) -> RowCheck:
             values = options_of(cells)
             options = known_options.get((model, values))
             if options is None:
-                assert option_columns is not None
+                assert option_columns is not None  # nosec B101 # narrows a type; never None when options_of is set
                 options = option_columns.options_json(model, values, problems)
             options = options or None
 
@@ -255,8 +254,9 @@ def row_checker(layout: CsvLayout, rules: IntakeRules) -> RowCheck:
             problems.append(output_file_name_problem(output_file_name))
 
         if problems:
+            columns = dict(zip(names, cells))  # noqa: B905 - cells hold a spare one
             return RowRejection(row_number, request_id, " ".join(problems), columns)
-        assert request_id is not None
+        assert request_id is not None  # nosec B101 # narrows a type; a row without one was rejected above
         line = generation_line(
             request_id, model, video, audio, voice, script, options, output_file_name
         )
@@ -265,9 +265,9 @@ def row_checker(layout: CsvLayout, rules: IntakeRules) -> RowCheck:
                 row_number,
                 request_id,
                 line_too_big_problem(len(line), max_line_bytes, "row"),
-                columns,
+                dict(zip(names, cells)),  # noqa: B905 - cells hold a spare one
             )
-        return AcceptedRow(row_number, request_id, line, columns)
+        return AcceptedRow(row_number, request_id, line, names, cells)
 
     return check
 
@@ -325,6 +325,7 @@ def read_csv(
     """
     lines = TextSource(stream).checked_lines()
     row_number = 0  # the last record read; a failure lies in the one after it
+    request_ids = RequestIdIndex()
     try:
         first = next(lines, None)
         if first is None:
@@ -346,8 +347,7 @@ def read_csv(
             raise FileRejected(_EMPTY)
         on_header(layout.names)
 
-        check = row_checker(layout, rules)
-        names = layout.names
+        check = row_checker(layout, rules, request_ids)
         width = layout.width
         padding = [""] * (width + 1)
         max_rows = rules.max_rows
@@ -373,13 +373,14 @@ def read_csv(
                 del cells[width:]
                 if not any(overflow):
                     overflow = _NO_CELLS  # trailing empty cells are harmless
-            columns = dict(zip(names, cells))  # noqa: B905 - equal lengths by construction
             cells.append("")  # what an absent column reads as
-            yield check(row_number, cells, columns, overflow)
+            yield check(row_number, cells, overflow)
     except TextProblem as problem:
         raise FileRejected(problem.message(f"row {row_number + 1}")) from None
     except csv.Error as error:
         raise FileRejected(_csv_error_message(error, row_number + 1)) from None
+    finally:
+        request_ids.close()
 
 
 def _csv_error_message(error: csv.Error, row: int) -> str:

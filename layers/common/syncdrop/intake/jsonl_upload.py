@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -18,6 +20,7 @@ from syncdrop.intake.cell_checks import (
     shown,
 )
 from syncdrop.intake.outcomes import AcceptedRow, FileRejected, RowRejection
+from syncdrop.intake.request_ids import RequestIdIndex
 from syncdrop.intake.rules import IntakeRules
 from syncdrop.intake.text_source import MAX_TEXT_LINE, TextProblem, TextSource, problem_in
 
@@ -34,7 +37,19 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-_decode = json.JSONDecoder(parse_constant=_no_constants).decode
+def _finite_float(text: str) -> float:
+    # 1e999 parses as infinity, which has no JSON spelling to send on to Sync.
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"the number {shown(text)} is out of range")
+    return number
+
+
+_decode = json.JSONDecoder(parse_constant=_no_constants, parse_float=_finite_float).decode
+
+# The line's text has no lone surrogates (the reader checks), but a \ud800 escape decodes to
+# one, and a string holding it cannot be written as UTF-8: not in a batch file, nor a report.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _as_text(value: object) -> str:
@@ -48,7 +63,10 @@ class JsonlLineChecker:
 
     def __init__(self, rules: IntakeRules) -> None:
         self.rules = rules
-        self.seen: dict[str, int] = {}
+        self.seen = RequestIdIndex()
+
+    def close(self) -> None:
+        self.seen.close()
 
     def check(self, line_number: int, text: str) -> AcceptedRow | RowRejection:
         columns = dict.fromkeys(JSONL_COLUMNS, "")
@@ -60,6 +78,15 @@ class JsonlLineChecker:
             detail = getattr(error, "msg", str(error))
             return RowRejection(
                 line_number, None, f"This line is not valid JSON ({detail}{at}). {_SHAPE}", columns
+            )
+        if "\\u" in text and _LONE_SURROGATE.search(compact_json(line)):
+            return RowRejection(
+                line_number,
+                None,
+                "This line has a \\u escape for half of a character (a lone surrogate such as "
+                "\\ud800), which is not text. Write the character itself, or both halves of its "
+                "escape.",
+                columns,
             )
         if not isinstance(line, dict):
             return RowRejection(
@@ -82,7 +109,7 @@ class JsonlLineChecker:
 
         if problems:
             return RowRejection(line_number, request_id, " ".join(problems), columns)
-        assert request_id is not None
+        assert request_id is not None  # nosec B101 # narrows a type; a line without one was rejected above
         # Only the three keys Sync reads; other top-level keys stay out, like extra CSV columns.
         sent = {"request_id": request_id, "endpoint": ENDPOINT, "payload": payload}
         encoded = compact_json(sent).encode()
@@ -93,7 +120,7 @@ class JsonlLineChecker:
                 line_too_big_problem(len(encoded), self.rules.max_line_bytes, "line"),
                 columns,
             )
-        return AcceptedRow(line_number, request_id, encoded, columns)
+        return AcceptedRow(line_number, request_id, encoded, JSONL_COLUMNS, list(columns.values()))
 
     def _claim_request_id(
         self, line: dict[str, Any], line_number: int, columns: dict[str, str], problems: list[str]
@@ -110,7 +137,7 @@ class JsonlLineChecker:
             return None
         else:
             request_id = written
-        first = self.seen.setdefault(request_id, line_number)
+        first = self.seen.claim(request_id, line_number)
         if first != line_number:
             problems.append(
                 duplicate_problem(request_id, first, defaulted=not written, noun="line")
@@ -204,7 +231,8 @@ def read_jsonl(stream: BinaryIO, rules: IntakeRules) -> Iterator[AcceptedRow | R
     """Every non-blank line of the file, in order; raises FileRejected for the whole file."""
     source = TextSource(stream)
     limit = max(MAX_TEXT_LINE, rules.max_line_bytes + 2)
-    check = JsonlLineChecker(rules).check
+    checker = JsonlLineChecker(rules)
+    check = checker.check
     readline = source.readline
     line_number = 0
     data_rows = 0
@@ -248,6 +276,8 @@ def read_jsonl(stream: BinaryIO, rules: IntakeRules) -> Iterator[AcceptedRow | R
             yield outcome
     except TextProblem as problem:
         raise FileRejected(problem.message(f"line {line_number + 1}")) from None
+    finally:
+        checker.close()
     if not any_text:
         raise FileRejected(
             "The file is empty: a .jsonl upload needs one JSON object per line. "

@@ -152,7 +152,7 @@ class TextSource:
             while line := readline(limit):
                 if "\x00" in line or (not line.isascii() and lone_surrogate(line)):
                     problem = problem_in(line, self.encoding)
-                    assert problem is not None
+                    assert problem is not None  # nosec B101 # narrows a type; the line was just found bad
                     raise problem
                 if len(line) >= limit and line[-1] not in "\r\n":
                     raise line_too_long(limit)

@@ -141,10 +141,11 @@ def _error(error: object, response: Mapping[str, Any]) -> tuple[str | None, str 
 
 
 def _first_text(mapping: Mapping[str, Any], *keys: str) -> str | None:
+    """The first non-blank string among ``keys``: a link is text, never a number."""
     for key in keys:
-        found = _text(mapping.get(key))
-        if found:
-            return found
+        value = mapping.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
     return None
 
 

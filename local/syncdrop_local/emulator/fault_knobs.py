@@ -1,0 +1,157 @@
+"""The fault plan's switches, seeded rates and delays, with the ``everything`` soak-run preset.
+
+Every field is off by default. Rates are probabilities in ``[0, 1]``; ``*_seconds`` are real
+seconds. ``docs/emulator.md`` describes what each one simulates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Self
+
+ENDPOINT_FAMILIES: tuple[str, ...] = ("create", "get", "list", "result")
+DEFAULT_SLOW_SECONDS = 5.0
+
+
+@dataclass(eq=False)
+class FaultKnobs:
+    """Plain knobs read on every request, tick or batch creation (change them at any time)."""
+
+    # Switches: the fault hits every time.
+    drop_webhooks: bool = False
+    duplicate_webhooks: bool = False
+    corrupt_webhook_signatures: bool = False
+    expire_result_links: bool = False
+    reorder_webhooks: bool = False
+    # Random 5xx answers.
+    create_error_rate: float = 0.0
+    get_error_rate: float = 0.0
+    list_error_rate: float = 0.0
+    result_error_rate: float = 0.0
+    # Slow answers: the request takes effect, the answer comes ``*_slow_seconds`` late.
+    create_slow_rate: float = 0.0
+    create_slow_seconds: float = DEFAULT_SLOW_SECONDS
+    get_slow_rate: float = 0.0
+    get_slow_seconds: float = DEFAULT_SLOW_SECONDS
+    list_slow_rate: float = 0.0
+    list_slow_seconds: float = DEFAULT_SLOW_SECONDS
+    result_slow_rate: float = 0.0
+    result_slow_seconds: float = DEFAULT_SLOW_SECONDS
+    # Random 429s.
+    concurrency_429_rate: float = 0.0
+    rate_limit_rate: float = 0.0
+    # Webhooks.
+    webhook_drop_rate: float = 0.0
+    duplicate_webhook_rate: float = 0.0
+    corrupt_signature_rate: float = 0.0
+    webhook_delay_seconds: float = 0.0
+    webhook_delay_rate: float = 1.0
+    premature_webhook_rate: float = 0.0
+    # Result files and whole batches.
+    expired_link_rate: float = 0.0
+    malformed_result_line_rate: float = 0.0
+    missing_result_line_rate: float = 0.0
+    batch_failure_rate: float = 0.0
+
+    def knobs(self) -> dict[str, bool | float]:
+        """Every knob's current value, by name."""
+        return {item.name: getattr(self, item.name) for item in fields(FaultKnobs)}
+
+    def reset_knobs(self) -> None:
+        """Put every knob back to its default (off)."""
+        for item in fields(FaultKnobs):
+            setattr(self, item.name, item.default)
+
+    def configure(self, **knobs: Any) -> Self:
+        """Set several knobs at once after checking names, types and ranges; returns ``self``."""
+        checked = {name: check_knob(name, value) for name, value in knobs.items()}
+        for name, value in checked.items():
+            setattr(self, name, value)
+        return self
+
+
+_KNOB_TYPES: dict[str, type] = {
+    item.name: bool if isinstance(item.default, bool) else float for item in fields(FaultKnobs)
+}
+KNOB_NAMES: tuple[str, ...] = tuple(_KNOB_TYPES)
+
+
+def check_knob(name: str, value: object) -> bool | float:
+    """The value to store for knob ``name``; raises ``ValueError`` for a bad name or value."""
+    kind = _KNOB_TYPES.get(name)
+    if kind is None:
+        raise ValueError(f"unknown fault knob {name!r}; known: {', '.join(KNOB_NAMES)}")
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be a bool")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number")
+    number = float(value)
+    if name.endswith("_rate") and not 0.0 <= number <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1")
+    if number < 0:
+        raise ValueError(f"{name} must be >= 0")
+    return number
+
+
+def parse_knob(assignment: str) -> tuple[str, bool | float]:
+    """Parse ``NAME=VALUE`` (``true``/``false`` for switches, a number otherwise)."""
+    name, sep, text = assignment.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep:
+        raise ValueError(f"expected NAME=VALUE, got {assignment!r}")
+    value: object
+    if _KNOB_TYPES.get(name) is bool:
+        lowered = text.strip().lower()
+        if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise ValueError(f"{name} must be true or false")
+        value = lowered in ("true", "1", "yes", "on")
+    else:
+        try:
+            value = float(text)
+        except ValueError:
+            value = text
+    return name, check_knob(name, value)
+
+
+def everything_knobs(intensity: float = 1.0) -> dict[str, bool | float]:
+    """Every random fault on at a moderate rate, for soak runs that must still finish.
+
+    At ``intensity=1`` each rate is 5-10 % and every delay at most 2 s; ``intensity`` scales the
+    rates (capped at 1), ``0`` turns them all off. The always-on switches stay off, except
+    ``reorder_webhooks``.
+    """
+    if intensity < 0:
+        raise ValueError("intensity must be >= 0")
+
+    def rate(base: float) -> float:
+        return min(1.0, base * intensity)
+
+    return {
+        "create_error_rate": rate(0.05),
+        "get_error_rate": rate(0.05),
+        "list_error_rate": rate(0.05),
+        "result_error_rate": rate(0.05),
+        "create_slow_rate": rate(0.05),
+        "create_slow_seconds": 2.0,
+        "get_slow_rate": rate(0.05),
+        "get_slow_seconds": 1.0,
+        "list_slow_rate": rate(0.05),
+        "list_slow_seconds": 1.0,
+        "result_slow_rate": rate(0.05),
+        "result_slow_seconds": 1.0,
+        "concurrency_429_rate": rate(0.05),
+        "rate_limit_rate": rate(0.05),
+        "webhook_drop_rate": rate(0.05),
+        "duplicate_webhook_rate": rate(0.1),
+        "corrupt_signature_rate": rate(0.05),
+        "webhook_delay_seconds": 2.0,
+        "webhook_delay_rate": rate(0.1),
+        "reorder_webhooks": intensity > 0,
+        "premature_webhook_rate": rate(0.1),
+        "expired_link_rate": rate(0.1),
+        "malformed_result_line_rate": rate(0.05),
+        "missing_result_line_rate": rate(0.05),
+        "batch_failure_rate": rate(0.05),
+    }

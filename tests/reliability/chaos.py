@@ -1,0 +1,96 @@
+"""Many files through the local stack with every fault on: the figures of docs/reliability.md."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from syncdrop import crash_points
+from syncdrop_local.emulator import FaultPlan
+from tests.support.csv_files import campaign_rows, to_csv
+from tests.support.invariants import InvariantReport, check_invariants
+from tests.support.local_system import LocalSystem, run_to_the_end
+
+# The reconciler and the report lease on a seconds scale, so recovery shows within the run.
+FAST_BACKSTOP = {
+    "POLL_AFTER_MINUTES": "0.05",
+    "SUBMITTING_GRACE_MINUTES": "0.05",
+    "REPORT_LEASE_SECONDS": "3",
+}
+
+
+@dataclass
+class ChaosFigures:
+    files: int
+    rows: int
+    batch_concurrency: int
+    seed: int
+    wall_seconds: float = 0.0
+    faults_injected: dict[str, int] = field(default_factory=dict)
+    crashes: list[str] = field(default_factory=list)
+    rows_by_status: dict[str, int] = field(default_factory=dict)
+    rows_lost: int = 0
+    duplicate_submissions: int = 0
+    duplicate_emails: int = 0
+    emails: int = 0
+    max_open_batches: int = 0
+    batches_created: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+
+def run_chaos(
+    local_system: Any,
+    *,
+    files: int,
+    rows: int,
+    batch_concurrency: int,
+    seed: int,
+    timeout: float,
+    intensity: float = 1.0,
+    batch_max_lines: int = 500,
+) -> tuple[ChaosFigures, InvariantReport]:
+    system: LocalSystem = local_system(
+        batch_concurrency=batch_concurrency,
+        environment=FAST_BACKSTOP,
+        parameters={"BatchMaxLines": str(batch_max_lines)},
+        faults=FaultPlan.everything(seed=seed, intensity=intensity),
+        time_scale=0.0,
+        seed=seed,
+    )
+    crash_points.disarm_all()
+    # Each crash point fires once, somewhere in the run.
+    crash_points.arm(crash_points.AFTER_CREATE_BEFORE_RECORD, after=1)
+    crash_points.arm(crash_points.FAN_OUT_AFTER_ROWS_WRITTEN, after=2)
+    crash_points.arm(crash_points.AFTER_RESULTS_CSV_BEFORE_EMAIL, after=1)
+    figures = ChaosFigures(files=files, rows=0, batch_concurrency=batch_concurrency, seed=seed)
+    uploads: dict[str, bytes] = {}
+    per_file = rows // files
+    started = time.monotonic()
+    for n in range(files):
+        first = n * 100_000 + 1
+        data = campaign_rows(per_file, start=first, fail=set(range(first, first + per_file, 97)))
+        data[1][1] = "http://not-https.example/v.mp4"  # one rejected row per file
+        key = f"incoming/soak/file-{n:02d}.csv"
+        uploads[key] = to_csv(data)
+        system.drop(key, uploads[key])
+        figures.rows += per_file
+    try:
+        run_to_the_end(system, files=files, timeout=timeout, schedule_every=1.0)
+    finally:
+        figures.wall_seconds = round(time.monotonic() - started, 1)
+        figures.crashes = list(crash_points.fired)
+        crash_points.disarm_all()
+    report = check_invariants(system, uploads, batch_concurrency=batch_concurrency)
+    figures.faults_injected = {k: v for k, v in system.emulator.faults.counts().items() if v}
+    figures.rows_by_status = dict(report.rows_by_status)
+    figures.rows_lost = report.rows_lost
+    figures.duplicate_submissions = report.duplicate_submissions
+    figures.duplicate_emails = report.duplicate_emails
+    figures.emails = report.emails
+    figures.max_open_batches = report.max_open_batches
+    figures.batches_created = len(system.emulator.batches)
+    return figures, report
