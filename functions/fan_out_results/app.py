@@ -7,13 +7,6 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from syncdrop.config import CompletionSettings
@@ -23,9 +16,9 @@ from syncdrop.domain.reporting import FinishOutcome
 from syncdrop.domain.services import Services
 from syncdrop.messages import ResultsMessage
 from syncdrop.observability import logger, metrics
+from syncdrop.sqs_batch import PartialBatchResponse, process_sqs_batch
 from syncdrop.wiring import build_services
 
-processor = BatchProcessor(event_type=EventType.SQS)
 OUTCOME_METRICS = {FanOutOutcome.WRITTEN: "ChunksFannedOut", FinishOutcome.SENT: "EmailsSent"}
 
 
@@ -42,9 +35,9 @@ def runtime() -> tuple[CompletionSettings, Services]:
     return settings, services
 
 
-def handle_record(record: SQSRecord) -> None:
+def handle_record(record: dict[str, Any]) -> None:
     settings, services = runtime()
-    message = ResultsMessage.from_json(record.body)  # BadMessage: to the DLQ after retries
+    message = ResultsMessage.from_json(record["body"])  # BadMessage: to the DLQ after retries
     logger.append_keys(job_id=message.job_id)
     outcome = handle_results_message(
         services,
@@ -59,7 +52,5 @@ def handle_record(record: SQSRecord) -> None:
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
-    )
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialBatchResponse:
+    return process_sqs_batch(event, handle_record)

@@ -6,13 +6,6 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from syncdrop.config import SubmitSettings
@@ -25,9 +18,8 @@ from syncdrop.jobs import JobStatus
 from syncdrop.messages import ResultsMessage
 from syncdrop.observability import logger, metrics
 from syncdrop.s3_events import uploads_in
+from syncdrop.sqs_batch import PartialBatchResponse, process_sqs_batch
 from syncdrop.wiring import build_services
-
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @cache
@@ -50,9 +42,9 @@ def runtime() -> tuple[SubmitSettings, Services, IntakeLimits]:
     return settings, services, limits
 
 
-def handle_record(record: SQSRecord) -> None:
+def handle_record(record: dict[str, Any]) -> None:
     settings, services, limits = runtime()
-    for upload in uploads_in(record.body):
+    for upload in uploads_in(record["body"]):
         if upload.bucket != settings.uploads_bucket:
             logger.warning("ignoring an event for another bucket", extra={"bucket": upload.bucket})
             continue
@@ -80,7 +72,5 @@ def handle_record(record: SQSRecord) -> None:
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
-    )
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialBatchResponse:
+    return process_sqs_batch(event, handle_record)

@@ -2,23 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from functools import cache
+from typing import Any, cast
 
 import boto3
 
 from syncdrop.adapters.dynamo_jobs import DynamoJobStore
 from syncdrop.adapters.dynamo_results import DynamoResultStore
 from syncdrop.adapters.policy import DEFAULT_POLICY
-from syncdrop.adapters.s3_objects import S3ObjectStore
-from syncdrop.adapters.secrets import CachedSecret
-from syncdrop.adapters.sync_api import SyncBatchApi
 from syncdrop.config import Settings
 from syncdrop.domain.services import Services
+from syncdrop.ports import ObjectStore, SyncApi
+
+_client_lock = threading.Lock()  # a boto3 session is not safe to build clients from in parallel
+
+
+@cache
+def _session() -> boto3.session.Session:
+    # One session for every client: clients of one session share its loaded service models
+    # and endpoint rules, which are most of what building a client costs.
+    return boto3.session.Session()
 
 
 def aws_client(service: str) -> Any:
     """A boto3 client with the shared timeouts and retries (endpoint from AWS_ENDPOINT_URL)."""
-    return boto3.session.Session().client(service, config=DEFAULT_POLICY.boto_config())
+    with _client_lock:
+        return _session().client(service, config=DEFAULT_POLICY.boto_config())
+
+
+class _NotBuilt:
+    """Stands in for an adapter a function was built without: any use is a wiring mistake."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"this function was built without {self._what}")
 
 
 def build_services(
@@ -27,10 +47,30 @@ def build_services(
     results_queue_url: str | None = None,
     notification_topic_arn: str | None = None,
     result_url_hosts: tuple[str, ...] | None = None,
+    uploads: bool = True,
+    sync: bool = True,
 ) -> Services:
-    """The adapters one function needs; the optional ones only when asked for."""
+    """The adapters one function needs and no others: each client costs cold-start time.
+
+    ``uploads=False`` and ``sync=False`` leave out S3 and the Sync API client (the webhook
+    receiver uses neither); the optional ones are built only when asked for.
+    """
     dynamodb = aws_client("dynamodb")
+    objects = cast(ObjectStore, _NotBuilt("the uploads bucket"))
+    sync_api = cast(SyncApi, _NotBuilt("the Sync API client"))
     queue = notifier = downloads = None
+    if uploads:
+        from syncdrop.adapters.s3_objects import S3ObjectStore
+
+        objects = S3ObjectStore(aws_client("s3"), settings.uploads_bucket)
+    if sync:
+        from syncdrop.adapters.secrets import CachedSecret
+        from syncdrop.adapters.sync_api import SyncBatchApi
+
+        sync_api = SyncBatchApi(
+            base_url=settings.sync_api_base_url,
+            api_key=CachedSecret(aws_client("secretsmanager"), settings.sync_api_key_secret_arn),
+        )
     if results_queue_url:
         from syncdrop.adapters.sqs_queue import SqsResultsQueue
 
@@ -49,11 +89,8 @@ def build_services(
     return Services(
         jobs=DynamoJobStore(dynamodb, settings.job_table),
         results=DynamoResultStore(dynamodb, settings.results_table),
-        objects=S3ObjectStore(aws_client("s3"), settings.uploads_bucket),
-        sync=SyncBatchApi(
-            base_url=settings.sync_api_base_url,
-            api_key=CachedSecret(aws_client("secretsmanager"), settings.sync_api_key_secret_arn),
-        ),
+        objects=objects,
+        sync=sync_api,
         results_queue=queue,
         notifier=notifier,
         result_lines=downloads,

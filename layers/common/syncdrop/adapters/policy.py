@@ -6,10 +6,12 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import httpx
 from botocore.config import Config
+
+if TYPE_CHECKING:
+    import httpx
 
 T = TypeVar("T")
 
@@ -28,6 +30,8 @@ class RetryPolicy:
             yield random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # nosec B311 # backoff jitter
 
     def http_timeout(self) -> httpx.Timeout:
+        import httpx  # here, not at the top: functions that never call Sync never load it
+
         return httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
 
     def boto_config(self) -> Config:
