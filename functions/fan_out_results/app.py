@@ -15,11 +15,9 @@ from syncdrop.domain.fan_out import FanOutOutcome
 from syncdrop.domain.reporting import FinishOutcome
 from syncdrop.domain.services import Services
 from syncdrop.messages import ResultsMessage
-from syncdrop.observability import logger, metrics
+from syncdrop.observability import Metric, Observed, logger, metrics
 from syncdrop.sqs_batch import PartialBatchResponse, process_sqs_batch
 from syncdrop.wiring import build_services
-
-OUTCOME_METRICS = {FanOutOutcome.WRITTEN: "ChunksFannedOut", FinishOutcome.SENT: "EmailsSent"}
 
 
 @cache
@@ -31,6 +29,7 @@ def runtime() -> tuple[CompletionSettings, Services]:
         results_queue_url=settings.results_queue_url,
         notification_topic_arn=settings.notification_topic_arn,
         result_url_hosts=hosts,
+        outputs_queue_url=settings.outputs_queue_url or None,
     )
     return settings, services
 
@@ -39,14 +38,22 @@ def handle_record(record: dict[str, Any]) -> None:
     settings, services = runtime()
     message = ResultsMessage.from_json(record["body"])  # BadMessage: to the DLQ after retries
     logger.append_keys(job_id=message.job_id)
-    outcome = handle_results_message(
-        services,
-        message,
-        batch_concurrency=settings.batch_concurrency,
-        webhook_base=settings.webhook_url,
-        report_lease=timedelta(seconds=settings.report_lease_seconds),
-    )
-    metrics.add_metric(OUTCOME_METRICS.get(outcome, "ResultsMessagesSkipped"), MetricUnit.Count, 1)
+    observed = Observed()  # rows closed, batches submitted, the email: as they happen
+    try:
+        outcome = handle_results_message(
+            observed.around(services),
+            message,
+            batch_concurrency=settings.batch_concurrency,
+            webhook_base=settings.webhook_url,
+            report_lease=timedelta(seconds=settings.report_lease_seconds),
+        )
+    finally:
+        # Also when the message fails afterwards: its redelivery will not do these again.
+        observed.record()
+    if outcome is FanOutOutcome.WRITTEN:
+        metrics.add_metric(Metric.CHUNKS_FANNED_OUT, MetricUnit.Count, 1)
+    elif outcome is not FinishOutcome.SENT:
+        metrics.add_metric(Metric.RESULTS_MESSAGES_SKIPPED, MetricUnit.Count, 1)
     logger.info("results message handled", extra={"outcome": outcome.value})
 
 

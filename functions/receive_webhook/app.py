@@ -17,7 +17,7 @@ from syncdrop.adapters.secrets import CachedSecret
 from syncdrop.config import WebhookSettings
 from syncdrop.domain.services import Services
 from syncdrop.domain.webhooks import WebhookOutcome, accept_webhook
-from syncdrop.observability import logger, metrics
+from syncdrop.observability import Metric, logger, metrics
 from syncdrop.sync_models import Batch
 from syncdrop.webhook_signature import SignatureVerdict, verify_sync_signature
 from syncdrop.wiring import aws_client, build_services
@@ -71,7 +71,7 @@ def sync_webhook(event: dict[str, Any]) -> dict[str, Any]:
         tolerance_seconds=settings.signature_tolerance_seconds,
     )
     if verdict is not SignatureVerdict.VALID:
-        metrics.add_metric("WebhooksRejected", MetricUnit.Count, 1)
+        metrics.add_metric(Metric.WEBHOOKS_REJECTED, MetricUnit.Count, 1)
         logger.warning("webhook refused", extra={"verdict": verdict.value})  # never the body
         return _answer(401, "invalid or missing signature")
     query = event.get("queryStringParameters") or {}
@@ -79,17 +79,17 @@ def sync_webhook(event: dict[str, Any]) -> dict[str, Any]:
     try:
         batch = Batch.model_validate_json(raw)
     except ValidationError:
-        metrics.add_metric("WebhooksUnreadable", MetricUnit.Count, 1)
+        metrics.add_metric(Metric.WEBHOOKS_UNREADABLE, MetricUnit.Count, 1)
         return _answer(400, "not a batch status payload")
     if not job_id or not CHUNK_NUMBER.fullmatch(chunk):
-        metrics.add_metric("WebhooksUnknownBatch", MetricUnit.Count, 1)
+        metrics.add_metric(Metric.WEBHOOKS_UNKNOWN_BATCH, MetricUnit.Count, 1)
         return _answer(404, "unknown batch")
     logger.append_keys(job_id=job_id)
     outcome = accept_webhook(services, job_id=job_id, chunk_number=int(chunk), batch=batch)
     if outcome is WebhookOutcome.UNKNOWN_BATCH:
-        metrics.add_metric("WebhooksUnknownBatch", MetricUnit.Count, 1)
+        metrics.add_metric(Metric.WEBHOOKS_UNKNOWN_BATCH, MetricUnit.Count, 1)
         return _answer(404, "unknown batch")
-    metrics.add_metric("WebhooksAccepted", MetricUnit.Count, 1)
+    metrics.add_metric(Metric.WEBHOOKS_ACCEPTED, MetricUnit.Count, 1)
     return _answer(200, outcome.value.lower())
 
 

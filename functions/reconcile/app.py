@@ -12,8 +12,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from syncdrop.config import ReconcileSettings
 from syncdrop.domain.reconcile import ReconcilePolicy, reconcile
 from syncdrop.domain.services import Services
-from syncdrop.observability import logger, metrics
+from syncdrop.jobs import ChunkStatus
+from syncdrop.observability import Metric, logger, metrics
 from syncdrop.wiring import build_services
+
+SUMMARY_METRICS = {
+    "adopted": Metric.RECONCILE_ADOPTED,
+    "requeued": Metric.RECONCILE_REQUEUED,
+    "polled": Metric.RECONCILE_POLLED,
+    "enqueued": Metric.RECONCILE_ENQUEUED,
+    "reports_restarted": Metric.RECONCILE_REPORTS_RESTARTED,
+    "submitted": Metric.RECONCILE_SUBMITTED,
+}
 
 
 @cache
@@ -30,10 +40,26 @@ def runtime() -> tuple[ReconcilePolicy, Services]:
     return policy, services
 
 
+def record_open_batches(services: Services) -> None:
+    """How many batches are open at Sync and how long the oldest has been (Sync aims at 24 h).
+
+    One Query of the OpenChunks index: SUBMITTED chunks hold batch slots, so there are at most
+    BatchConcurrency (100 at most) of them. Their order there is the poll order (each poll
+    moves a chunk to the back), so the oldest is found by its submission time.
+    """
+    now = services.clock()
+    submitted = services.jobs.open_chunks(ChunkStatus.SUBMITTED, limit=100)
+    oldest = min((c.submitted_at or c.updated_at or now for c in submitted), default=now)
+    hours = max((now - oldest).total_seconds(), 0.0) / 3600
+    metrics.add_metric(Metric.OPEN_BATCHES, MetricUnit.Count, len(submitted))
+    metrics.add_metric(Metric.OLDEST_OPEN_BATCH_HOURS, MetricUnit.NoUnit, round(hours, 2))
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     policy, services = runtime()
+    record_open_batches(services)  # first: measured even when Sync is down and the run fails
     report = reconcile(services, policy)
     summary = {
         "adopted": report.adopted,
@@ -44,6 +70,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
         "submitted": len(report.submission.submitted),
     }
     for name, value in summary.items():
-        metrics.add_metric(f"Reconcile{name.title().replace('_', '')}", MetricUnit.Count, value)
+        metrics.add_metric(SUMMARY_METRICS[name], MetricUnit.Count, value)
+    metrics.add_metric(Metric.CHUNKS_SUBMITTED, MetricUnit.Count, summary["submitted"])
     logger.info("reconciled", extra=summary)
     return summary

@@ -16,7 +16,7 @@ from syncdrop.domain.submission import submit_ready_chunks
 from syncdrop.intake import IntakeRules
 from syncdrop.jobs import JobStatus
 from syncdrop.messages import ResultsMessage
-from syncdrop.observability import logger, metrics
+from syncdrop.observability import Metric, logger, metrics
 from syncdrop.s3_events import uploads_in
 from syncdrop.sqs_batch import PartialBatchResponse, process_sqs_batch
 from syncdrop.wiring import build_services
@@ -51,10 +51,11 @@ def handle_record(record: dict[str, Any]) -> None:
         logger.append_keys(job_id=upload.job_id)
         outcome = accept_upload(services, upload, limits)
         if outcome.fresh:
-            metrics.add_metric("RowsAccepted", MetricUnit.Count, outcome.job.valid)
-            metrics.add_metric("RowsRejected", MetricUnit.Count, outcome.job.rejected)
+            metrics.add_metric(Metric.FILES_RECEIVED, MetricUnit.Count, 1)
+            metrics.add_metric(Metric.ROWS_ACCEPTED, MetricUnit.Count, outcome.job.valid)
+            metrics.add_metric(Metric.ROWS_REJECTED, MetricUnit.Count, outcome.job.rejected)
             if outcome.job.status is JobStatus.FAILED:
-                metrics.add_metric("FilesRefused", MetricUnit.Count, 1)
+                metrics.add_metric(Metric.FILES_REFUSED, MetricUnit.Count, 1)
         if outcome.job.status in (JobStatus.FAILED, JobStatus.VALIDATED):
             # The email for a refused file or a dry run goes out like every other one.
             services.queue().send(ResultsMessage.for_job(outcome.job.job_id))
@@ -65,8 +66,8 @@ def handle_record(record: dict[str, Any]) -> None:
                 webhook_base=settings.webhook_url,
                 job_id=outcome.job.job_id,
             )
-            metrics.add_metric("ChunksSubmitted", MetricUnit.Count, len(report.submitted))
-            metrics.add_metric("ChunksQueued", MetricUnit.Count, report.left_queued)
+            metrics.add_metric(Metric.CHUNKS_SUBMITTED, MetricUnit.Count, len(report.submitted))
+            metrics.add_metric(Metric.CHUNKS_QUEUED, MetricUnit.Count, report.left_queued)
         logger.info("upload handled", extra={"status": outcome.job.status.value})
 
 

@@ -1,4 +1,4 @@
-"""The `syncdrop` command: demo, validate, emulator."""
+"""The `syncdrop` command: demo, validate, emulator, and upload/status/results on a stack."""
 
 from __future__ import annotations
 
@@ -12,11 +12,15 @@ def _commands() -> dict[str, tuple[str, ModuleType]]:
     # Imported lazily so `syncdrop validate` does not pay for moto.
     from syncdrop_local import demo, validate_cmd
     from syncdrop_local.emulator import cli as emulator_cli
+    from syncdrop_local.stack_cli import results_cmd, status_cmd, upload_cmd
 
     return {
         "demo": ("run the whole pipeline locally (moto + Sync emulator)", demo),
         "validate": ("check a CSV/JSONL offline with the same code as the Lambda", validate_cmd),
         "emulator": ("run the Sync Batch API emulator", emulator_cli),
+        "upload": ("check a file as the stack will, then upload it to --stack", upload_cmd),
+        "status": ("the recent jobs of --stack, or one job and its chunks", status_cmd),
+        "results": ("download a finished job's results CSV from --stack", results_cmd),
     }
 
 

@@ -69,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
                 "SyncApiBaseUrl": emulator.url,
                 "BatchConcurrency": str(args.batch_concurrency),
             },
-            extra_environment={} if args.verbose else {"POWERTOOLS_LOG_LEVEL": "WARNING"},
+            extra_environment={}
+            if args.verbose
+            else {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"},
         )
         stack.callback(runtime.stop)
         print(f"AWS (moto)        {endpoint}")
@@ -158,6 +160,8 @@ class ProgressView:
         for c in snap["chunks"]:
             batch = batches.get(c.get("batch_id") or "")
             sync = f"{batch.id}  Sync: {batch.status}" if batch else ""
+            if c.get("copies_pending"):
+                sync += f"  videos to copy: {c['copies_pending']}"
             lines.append(f"  chunk {c['number']:>3}  {c['rows']:>4} rows  {c['status']:<10} {sync}")
         if lines != self._last:
             print(time.strftime("%H:%M:%S"), "\n".join(lines), flush=True)

@@ -58,6 +58,7 @@ def job_snapshot(stack: LocalStack, job_id: str | None = None) -> dict[str, Any]
                 "rows": int(c["rows"]),
                 "status": c["status"],
                 "batch_id": c.get("batch_id"),
+                "copies_pending": int(c.get("copies_pending", 0)),
             }
             for c in chunks
         ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
@@ -18,6 +19,7 @@ from syncdrop.intake import (
     UploadReader,
     plan_chunks,
 )
+from syncdrop.intake.chunk_plan import FIVE_MB
 
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
 _CSV_SUFFIXES = (".csv", ".tsv")
@@ -58,38 +60,62 @@ def upload_kind(path: Path) -> Literal["csv", "jsonl"]:
     return "jsonl" if head.lstrip()[:1] == b"{" else "csv"
 
 
-def run(args: argparse.Namespace) -> int:
-    """Exit 0 when every row is valid, 1 when some are rejected, 2 when the file is unusable."""
-    path: Path = args.file
-    rules = IntakeRules(default_model=args.model, presign_s3=_offline_presign)
-    noun = "row"
-    rows = valid = 0
-    sizes: list[int] = []
-    errors: list[dict[str, object]] = []
-    batches: list[int] = []
+@dataclass
+class FileCheck:
+    """What intake makes of a file: row counts, rejected rows, the batch plan or why it fails."""
+
+    noun: str = "row"  # "line" for JSONL
+    rows: int = 0
+    valid: int = 0
+    errors: list[dict[str, object]] = field(default_factory=list)
+    batches: list[int] = field(default_factory=list)
     file_error: str | None = None
+
+
+def check_file(
+    path: Path,
+    rules: IntakeRules,
+    *,
+    kind: Literal["csv", "jsonl"] | None = None,
+    min_lines: int = 20,
+    max_lines: int = 500,
+    max_bytes: int = FIVE_MB,
+) -> FileCheck:
+    """Read ``path`` as intake would (``kind`` from its name or text when not given)."""
+    check = FileCheck()
+    sizes: list[int] = []
     try:
-        kind = upload_kind(path)
-        noun = "line" if kind == "jsonl" else "row"
+        kind = kind or upload_kind(path)
+        check.noun = "line" if kind == "jsonl" else "row"
         with path.open("rb") as stream:
             for outcome in UploadReader(stream, kind=kind, rules=rules):
-                rows += 1
+                check.rows += 1
                 if isinstance(outcome, AcceptedRow):
-                    valid += 1
+                    check.valid += 1
                     sizes.append(len(outcome.line))
                 else:
-                    errors.append(
+                    check.errors.append(
                         {
                             "row": outcome.row_number,
                             "request_id": outcome.request_id,
                             "reason": outcome.reason,
                         }
                     )
-        batches = [len(chunk) for chunk in plan_chunks(sizes)]
+        plan = plan_chunks(sizes, min_lines=min_lines, max_lines=max_lines, max_bytes=max_bytes)
+        check.batches = [len(chunk) for chunk in plan]
     except OSError as error:
-        file_error = f"Cannot read {path}: {error.strerror or error}."
+        check.file_error = f"Cannot read {path}: {error.strerror or error}."
     except (FileRejected, PlanImpossible) as error:
-        file_error = error.message
+        check.file_error = error.message
+    return check
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 when every row is valid, 1 when some are rejected, 2 when the file is unusable."""
+    path: Path = args.file
+    check = check_file(path, IntakeRules(default_model=args.model, presign_s3=_offline_presign))
+    rows, valid, errors, batches = check.rows, check.valid, check.errors, check.batches
+    file_error = check.file_error
 
     if args.json:
         report = {
@@ -102,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
-        _print_text(path, noun, rows, valid, errors, batches, file_error)
+        _print_text(path, check.noun, rows, valid, errors, batches, file_error)
 
     if file_error is not None:
         return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -105,6 +106,15 @@ class FakeJobStore:
         stored.last_sync_status = status
         return True
 
+    def record_batch_status(
+        self, job_id: str, number: int, batch_id: str, status: str, *, now: datetime
+    ) -> bool:
+        stored = self.chunks.get((job_id, number))
+        if stored is None or stored.batch_id != batch_id:
+            return False
+        stored.last_sync_status = status
+        return True
+
     def touch_submitted(self, chunk: Chunk, *, now: datetime) -> bool:
         stored = self.chunks[(chunk.job_id, chunk.number)]
         if stored.status is not ChunkStatus.SUBMITTED:
@@ -113,15 +123,28 @@ class FakeJobStore:
         return True
 
     def close_chunk(
-        self, chunk: Chunk, to: ChunkStatus, *, completed: int, failed: int, now: datetime
+        self,
+        chunk: Chunk,
+        to: ChunkStatus,
+        *,
+        completed: int,
+        failed: int,
+        now: datetime,
+        copies: int = 0,
     ) -> bool:
         if self.chunks[(chunk.job_id, chunk.number)].results_written:
             return False
         moved = self._move(chunk, to, (ChunkStatus.SUBMITTED, ChunkStatus.FAILED), now)
         if moved:
-            self.chunks[(chunk.job_id, chunk.number)].results_written = True
+            stored = self.chunks[(chunk.job_id, chunk.number)]
+            stored.results_written = True
+            stored.copies_pending += copies
+            stored.copies_enqueued = copies == 0
             self.holders.discard(chunk.holder)
         return moved
+
+    def mark_copies_enqueued(self, chunk: Chunk) -> None:
+        self.chunks[(chunk.job_id, chunk.number)].copies_enqueued = True
 
     def claim_report(
         self, job_id: str, token: str, *, now: datetime, stale_before: datetime
@@ -157,6 +180,10 @@ class FakeResultStore:
             count += 1
         return count
 
+    def get_row(self, job_id: str, row_key: str) -> dict[str, Any] | None:
+        item = self.items.get((job_id, row_key))
+        return dict(item) if item else None
+
     def job_rows(self, job_id: str) -> Iterator[dict[str, Any]]:
         for (job, _key), item in sorted(self.items.items()):
             if job == job_id:
@@ -184,6 +211,9 @@ class FakeObjectStore:
 
     def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
         self.objects[key] = source.read()
+
+    def put_stream(self, key: str, chunks: Iterator[bytes], content_type: str) -> None:
+        self.objects[key] = b"".join(chunks)
 
     def get_bytes(self, key: str) -> bytes:
         return self.objects[key]
@@ -256,5 +286,47 @@ class FakeNotifier:
 class FakeResultLines:
     files: dict[str, list[bytes]] = field(default_factory=dict)
 
+    media: dict[str, bytes] = field(default_factory=dict)
+    media_errors: list[Exception] = field(default_factory=list)
+
     def lines(self, output_url: str) -> Iterator[bytes]:
         yield from self.files[output_url]
+
+    @contextmanager
+    def file_chunks(self, url: str, *, chunk_size: int = 1 << 20) -> Iterator[Iterator[bytes]]:
+        if self.media_errors:
+            raise self.media_errors.pop(0)
+        data = self.media[url]
+        yield iter([data[i : i + chunk_size] for i in range(0, len(data), chunk_size)])
+
+
+@dataclass
+class FakeOutputsQueue:
+    tasks: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def send_copies(self, job_id: str, chunk: int, row_keys: Iterable[str]) -> int:
+        keys = list(row_keys)
+        self.tasks.extend((job_id, chunk, key) for key in keys)
+        return len(keys)
+
+
+@dataclass
+class FakeCopyLedger:
+    """Records a copy on the results item and counts it on the chunk, once."""
+
+    jobs: FakeJobStore
+    results: FakeResultStore
+
+    def record_copy(
+        self, job_id: str, chunk: int, row_key: str, *, s3_uri: str | None, error: str | None
+    ) -> bool:
+        item = self.results.items.get((job_id, row_key))
+        if item is None or item.get("copy_status") != "PENDING":
+            return False
+        item["copy_status"] = "COPIED" if s3_uri else "COPY_FAILED"
+        if s3_uri:
+            item["s3_uri"] = s3_uri
+        if error:
+            item["copy_error"] = error
+        self.jobs.chunks[(job_id, chunk)].copies_pending -= 1
+        return True

@@ -96,6 +96,9 @@ def local_system(moto_endpoint: str) -> Iterator[Any]:
                 "SyncWebhookSecret": stack_webhook_secret,
                 "SyncApiBaseUrl": emulator.url,
                 "BatchConcurrency": str(batch_concurrency),
+                # Copying every video costs seconds per hundred rows; the tests about copies
+                # turn it on, the others leave it out.
+                "CopyOutputs": "false",
                 **(parameters or {}),
             },
             extra_environment=environment,

@@ -16,7 +16,8 @@ class SettingsError(RuntimeError):
 class Settings(BaseModel):
     """What every function needs: where the state lives and how to reach Sync."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # Built on first use: each function validates one of these classes, not all five.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     job_table: str = Field(min_length=1)
     results_table: str = Field(min_length=1)
@@ -73,6 +74,8 @@ class CompletionSettings(Settings):
     result_url_hosts: str = ""
     # A report worker silent this long is presumed dead (longer than the function timeout).
     report_lease_seconds: float = Field(default=960, gt=0)
+    # Empty: CopyOutputs is off and the results point at Sync's own (expiring) links.
+    outputs_queue_url: str = ""
 
 
 class ReconcileSettings(Settings):
@@ -82,3 +85,12 @@ class ReconcileSettings(Settings):
     submitting_grace_minutes: float = Field(default=10, ge=0)
     poll_after_minutes: float = Field(default=30, ge=0)
     report_lease_seconds: float = Field(default=960, gt=0)
+
+
+class CopySettings(Settings):
+    """copy_outputs: where videos come from and how often a copy is tried."""
+
+    results_queue_url: str = Field(min_length=1)
+    result_url_hosts: str = ""
+    # Tries before a copy is given up and recorded as failed (below the DLQ's receive count).
+    copy_attempts: int = Field(default=3, ge=1, le=4)

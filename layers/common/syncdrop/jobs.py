@@ -94,6 +94,8 @@ class Chunk:
     attempts: int = 0
     submitted_at: datetime | None = None
     results_written: bool = False  # every row of the chunk has its results item
+    copies_pending: int = 0  # videos still to be copied into the bucket
+    copies_enqueued: bool = True  # the copy tasks of its rows are on the outputs queue
     last_sync_status: str = ""  # as a webhook or a poll last reported it
 
     @property
@@ -107,6 +109,15 @@ def results_key(upload_key: str) -> str:
     relative = upload_key.removeprefix("incoming/")
     stem = relative.rsplit(".", 1)[0] if "." in relative.rsplit("/", 1)[-1] else relative
     return f"results/{stem}.results.csv"
+
+
+def outputs_prefix(upload_key: str) -> str:
+    """Where a file's videos go: incoming/a/b.csv → outputs/a/b/."""
+    return results_key(upload_key).removeprefix("results/").removesuffix(".results.csv")
+
+
+def output_key(upload_key: str, request_id: str) -> str:
+    return f"outputs/{outputs_prefix(upload_key)}/{request_id}.mp4"
 
 
 def chunk_keys(job_id: str, number: int) -> tuple[str, str]:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from syncdrop.jobs import Chunk, ChunkStatus, Job, JobStatus, UploadRef
-from syncdrop.messages import ResultsMessage
-from syncdrop.report import Email
-from syncdrop.sync_models import Batch, BatchStatus, Validated
+
+if TYPE_CHECKING:  # only named in signatures: a function that never reports loads no report code
+    from syncdrop.messages import ResultsMessage
+    from syncdrop.report import Email
+    from syncdrop.sync_models import Batch, BatchStatus, Validated
 
 
 class Claim(StrEnum):
@@ -56,11 +59,26 @@ class JobStore(Protocol):
 
     def record_sync_status(self, chunk: Chunk, status: str, *, now: datetime) -> bool: ...
 
+    def record_batch_status(
+        self, job_id: str, number: int, batch_id: str, status: str, *, now: datetime
+    ) -> bool:
+        """Record what Sync said if the chunk holds ``batch_id``, in one write; else False."""
+        ...
+
     def touch_submitted(self, chunk: Chunk, *, now: datetime) -> bool: ...
 
     def close_chunk(
-        self, chunk: Chunk, to: ChunkStatus, *, completed: int, failed: int, now: datetime
+        self,
+        chunk: Chunk,
+        to: ChunkStatus,
+        *,
+        completed: int,
+        failed: int,
+        now: datetime,
+        copies: int = 0,
     ) -> bool: ...
+
+    def mark_copies_enqueued(self, chunk: Chunk) -> None: ...
 
     def claim_report(
         self, job_id: str, token: str, *, now: datetime, stale_before: datetime
@@ -82,6 +100,18 @@ class ResultStore(Protocol):
         """Every results item of one job in row order."""
         ...
 
+    def get_row(self, job_id: str, row_key: str) -> dict[str, Any] | None: ...
+
+
+class OutputsQueue(Protocol):
+    def send_copies(self, job_id: str, chunk: int, row_keys: Iterable[str]) -> int: ...
+
+
+class CopyLedger(Protocol):
+    def record_copy(
+        self, job_id: str, chunk: int, row_key: str, *, s3_uri: str | None, error: str | None
+    ) -> bool: ...
+
 
 class ResultsQueue(Protocol):
     def send(self, message: ResultsMessage) -> None: ...
@@ -94,6 +124,10 @@ class Notifier(Protocol):
 class ResultLines(Protocol):
     def lines(self, output_url: str) -> Iterator[bytes]: ...
 
+    def file_chunks(
+        self, url: str, *, chunk_size: int = ...
+    ) -> AbstractContextManager[Iterator[bytes]]: ...
+
 
 class ObjectStore(Protocol):
     def open_upload(self, upload: UploadRef) -> BinaryIO: ...
@@ -103,6 +137,8 @@ class ObjectStore(Protocol):
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None: ...
 
     def put_file(self, key: str, source: BinaryIO, content_type: str) -> None: ...
+
+    def put_stream(self, key: str, chunks: Iterator[bytes], content_type: str) -> None: ...
 
     def get_bytes(self, key: str) -> bytes: ...
 
@@ -127,10 +163,12 @@ class SyncApi(Protocol):
 
 __all__ = [
     "Claim",
+    "CopyLedger",
     "JobStatus",
     "JobStore",
     "Notifier",
     "ObjectStore",
+    "OutputsQueue",
     "ResultLines",
     "ResultStore",
     "ResultsQueue",

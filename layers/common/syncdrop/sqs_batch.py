@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any, TypedDict
 
 _log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ def process_sqs_batch(
     if not isinstance(records, list):
         raise ValueError("Invalid event format: an SQS event has a list of Records.")
     failed: list[dict[str, str]] = []
+    errors: list[tuple[type[BaseException] | None, BaseException | None, TracebackType | None]]
     errors = []
     for record in records:
         try:

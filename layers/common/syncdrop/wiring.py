@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import cache
 from typing import Any, cast
 
@@ -13,7 +14,7 @@ from syncdrop.adapters.dynamo_results import DynamoResultStore
 from syncdrop.adapters.policy import DEFAULT_POLICY
 from syncdrop.config import Settings
 from syncdrop.domain.services import Services
-from syncdrop.ports import ObjectStore, SyncApi
+from syncdrop.ports import ObjectStore, ResultLines, SyncApi
 
 _client_lock = threading.Lock()  # a boto3 session is not safe to build clients from in parallel
 
@@ -41,6 +42,26 @@ class _NotBuilt:
         raise RuntimeError(f"this function was built without {self._what}")
 
 
+class _BuiltOnFirstUse:
+    """An adapter built the first time it is used. The Sync clients import httpx and set up
+    TLS (~100 ms), and many invocations never call Sync: a reconcile run with nothing open,
+    the report of a finished job."""
+
+    def __init__(self, build: Callable[[], object]) -> None:
+        self._build = build
+        self._built: object | None = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        built = self._built
+        if built is None:
+            with self._lock:
+                if self._built is None:
+                    self._built = self._build()
+                built = self._built
+        return getattr(built, name)
+
+
 def build_services(
     settings: Settings,
     *,
@@ -49,11 +70,14 @@ def build_services(
     result_url_hosts: tuple[str, ...] | None = None,
     uploads: bool = True,
     sync: bool = True,
+    outputs_queue_url: str | None = None,
+    copy_ledger: bool = False,
 ) -> Services:
     """The adapters one function needs and no others: each client costs cold-start time.
 
     ``uploads=False`` and ``sync=False`` leave out S3 and the Sync API client (the webhook
-    receiver uses neither); the optional ones are built only when asked for.
+    receiver uses neither); the optional ones are built only when asked for, and the httpx
+    ones on their first use.
     """
     dynamodb = aws_client("dynamodb")
     objects = cast(ObjectStore, _NotBuilt("the uploads bucket"))
@@ -65,12 +89,15 @@ def build_services(
         objects = S3ObjectStore(aws_client("s3"), settings.uploads_bucket)
     if sync:
         from syncdrop.adapters.secrets import CachedSecret
-        from syncdrop.adapters.sync_api import SyncBatchApi
 
-        sync_api = SyncBatchApi(
-            base_url=settings.sync_api_base_url,
-            api_key=CachedSecret(aws_client("secretsmanager"), settings.sync_api_key_secret_arn),
-        )
+        api_key = CachedSecret(aws_client("secretsmanager"), settings.sync_api_key_secret_arn)
+
+        def sync_client() -> SyncApi:
+            from syncdrop.adapters.sync_api import SyncBatchApi
+
+            return SyncBatchApi(base_url=settings.sync_api_base_url, api_key=api_key)
+
+        sync_api = cast(SyncApi, _BuiltOnFirstUse(sync_client))
     if results_queue_url:
         from syncdrop.adapters.sqs_queue import SqsResultsQueue
 
@@ -80,11 +107,27 @@ def build_services(
 
         notifier = SnsNotifier(aws_client("sns"), notification_topic_arn)
     if result_url_hosts is not None:
-        from syncdrop.adapters.result_download import DEFAULT_RESULT_HOSTS, ResultDownloader
+        hosts = result_url_hosts
 
-        downloads = ResultDownloader(
-            api_base_url=settings.sync_api_base_url,
-            allowed_redirect_hosts=(*DEFAULT_RESULT_HOSTS, *result_url_hosts),
+        def downloader() -> ResultLines:
+            from syncdrop.adapters.result_download import DEFAULT_RESULT_HOSTS, ResultDownloader
+
+            return ResultDownloader(
+                api_base_url=settings.sync_api_base_url,
+                allowed_redirect_hosts=(*DEFAULT_RESULT_HOSTS, *hosts),
+            )
+
+        downloads = cast(ResultLines, _BuiltOnFirstUse(downloader))
+    outputs = copies = None
+    if outputs_queue_url:
+        from syncdrop.adapters.sqs_outputs import SqsOutputsQueue
+
+        outputs = SqsOutputsQueue(aws_client("sqs"), outputs_queue_url)
+    if copy_ledger:
+        from syncdrop.adapters.dynamo_copies import DynamoCopyLedger
+
+        copies = DynamoCopyLedger(
+            dynamodb, job_table=settings.job_table, results_table=settings.results_table
         )
     return Services(
         jobs=DynamoJobStore(dynamodb, settings.job_table),
@@ -94,4 +137,6 @@ def build_services(
         results_queue=queue,
         notifier=notifier,
         result_lines=downloads,
+        outputs_queue=outputs,
+        copies=copies,
     )

@@ -13,6 +13,7 @@ from typing import Any
 from moto.server import ThreadedMotoServer
 
 from syncdrop.crash_points import SimulatedCrash
+from syncdrop_local.runtime import moto_fidelity
 from syncdrop_local.runtime.http_front import HttpFront
 from syncdrop_local.runtime.invoke import LocalFunction
 from syncdrop_local.runtime.sqs_source import SqsEventSource
@@ -75,6 +76,7 @@ class LocalRuntime:
         extra_environment: dict[str, str] | None = None,
     ) -> LocalRuntime:
         """Deploy on moto's server at ``endpoint_url``, or in-process under mock_aws (None)."""
+        moto_fidelity.install()
         environment = dict(AWS_TEST_ENV)
         if endpoint_url:
             environment["AWS_ENDPOINT_URL"] = endpoint_url
@@ -182,7 +184,11 @@ class LocalRuntime:
         return answers
 
     def pump(self) -> int:
-        """Deliver one round of messages from every queue; return how many were delivered."""
+        """Deliver one round of messages from every queue; return how many were delivered.
+
+        One invocation at a time: moto's DynamoDB is not safe under concurrent transactions
+        (real concurrency is exercised by the race tests, a few invocations at once).
+        """
         return sum(source.poll_once() for source in self.sqs_sources)
 
     def drain(self, *, idle_rounds: int = 2, timeout: float = 60.0, pause: float = 0.05) -> None:

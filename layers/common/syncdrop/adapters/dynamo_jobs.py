@@ -77,6 +77,8 @@ def _chunk_from(item: dict[str, Any]) -> Chunk:
         attempts=int(d.get("attempts", 0)),
         submitted_at=_when(d.get("submitted_at")),
         results_written=bool(d.get("results_written", False)),
+        copies_pending=int(d.get("copies_pending", 0)),
+        copies_enqueued=bool(d.get("copies_enqueued", True)),
         last_sync_status=d.get("last_sync_status", ""),
     )
 
@@ -397,6 +399,27 @@ class DynamoJobStore:
         except ClientError:
             return False
 
+    def record_batch_status(
+        self, job_id: str, number: int, batch_id: str, status: str, *, now: datetime
+    ) -> bool:
+        """record_sync_status in one conditional write when the chunk holds ``batch_id``;
+        False when it does not (no such chunk, another batch, or not adopted yet)."""
+        try:
+            self._call(
+                "update_item",
+                Key=_chunk_key(job_id, number),
+                UpdateExpression="SET last_sync_status = :st, sync_status_at = :now",
+                ConditionExpression="batch_id = :batch",
+                ExpressionAttributeValues={
+                    ":st": {"S": status},
+                    ":now": {"S": _iso(now)},
+                    ":batch": {"S": batch_id},
+                },
+            )
+            return True
+        except ClientError:
+            return False
+
     def touch_submitted(self, chunk: Chunk, *, now: datetime) -> bool:
         """Move a SUBMITTED chunk to the back of the poll order after checking on it."""
         try:
@@ -416,22 +439,45 @@ class DynamoJobStore:
             return False
 
     def close_chunk(
-        self, chunk: Chunk, to: ChunkStatus, *, completed: int, failed: int, now: datetime
+        self,
+        chunk: Chunk,
+        to: ChunkStatus,
+        *,
+        completed: int,
+        failed: int,
+        now: datetime,
+        copies: int = 0,
     ) -> bool:
-        """Every row has its results item: end the chunk and free its capacity slot."""
+        """Every row has its results item: end the chunk and free its capacity slot.
+
+        ``copies`` videos are still to be copied; each finished copy takes one off.
+        """
         return self._transition(
             chunk,
             to=to,
             allowed_from=(ChunkStatus.SUBMITTED, ChunkStatus.FAILED),
             now=now,
             release=True,
-            extra_set=", results_written = :yes, rows_completed = :ok, rows_failed = :ko",
+            extra_set=(
+                ", results_written = :yes, rows_completed = :ok, rows_failed = :ko,"
+                " copies_enqueued = :enqueued ADD copies_pending :copies"
+            ),
             extra_condition=" AND attribute_not_exists(results_written)",
             extra_values={
                 ":yes": {"BOOL": True},
                 ":ok": {"N": str(completed)},
                 ":ko": {"N": str(failed)},
+                ":enqueued": {"BOOL": copies == 0},
+                ":copies": {"N": str(copies)},
             },
+        )
+
+    def mark_copies_enqueued(self, chunk: Chunk) -> None:
+        self._call(
+            "update_item",
+            Key=_chunk_key(chunk.job_id, chunk.number),
+            UpdateExpression="SET copies_enqueued = :yes",
+            ExpressionAttributeValues={":yes": {"BOOL": True}},
         )
 
     # --- the one email ------------------------------------------------------------------------

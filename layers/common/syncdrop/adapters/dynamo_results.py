@@ -91,3 +91,15 @@ class DynamoResultStore:
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def get_row(self, job_id: str, row_key: str) -> dict[str, Any] | None:
+        try:
+            answer = self._db.get_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}, "row_key": {"S": row_key}},
+                ConsistentRead=True,
+            )
+        except ClientError as exc:
+            raise StorageError(f"GetItem on {self._table} failed: {exc}") from exc
+        item = answer.get("Item")
+        return {k: _de.deserialize(v) for k, v in item.items()} if item else None

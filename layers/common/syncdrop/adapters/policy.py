@@ -6,11 +6,14 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, TypeVar
 
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 T = TypeVar("T")
@@ -45,6 +48,15 @@ class RetryPolicy:
 
 
 DEFAULT_POLICY = RetryPolicy()
+
+
+@cache
+def shared_tls_context() -> ssl.SSLContext:
+    """One TLS context for every httpx client of the process: loading the trust store takes
+    ~50 ms, once rather than per client."""
+    import httpx
+
+    return httpx.create_ssl_context()
 
 
 def call_with_retries(

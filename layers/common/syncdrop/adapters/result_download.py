@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 
 import httpx
 
-from syncdrop.adapters.policy import DEFAULT_POLICY, RetryPolicy
+from syncdrop.adapters.policy import (
+    DEFAULT_POLICY,
+    RetryPolicy,
+    call_with_retries,
+    shared_tls_context,
+)
 from syncdrop.adapters.sync_api import USER_AGENT
 from syncdrop.errors import SyncdropError, TransientError
 
@@ -105,6 +111,7 @@ class ResultDownloader:
             follow_redirects=False,
             headers={"user-agent": USER_AGENT},
             transport=transport,
+            verify=shared_tls_context() if transport is None else True,
         )
 
     def close(self) -> None:
@@ -119,6 +126,22 @@ class ResultDownloader:
         """
         url = self._checked(output_url, what="The batch's outputUrl")
         return self._stream(url)
+
+    @contextmanager
+    def file_chunks(self, url: str, *, chunk_size: int = 1 << 20) -> Iterator[Iterator[bytes]]:
+        """A generation's output file as byte chunks, through the same checked redirects.
+
+        Opening is retried with the shared backoff; a failure while reading raises
+        ResultDownloadError and the caller starts the copy again.
+        """
+        checked = self._checked(url, what="The generation's outputUrl")
+        response = call_with_retries(
+            lambda: self._open(checked), retry_on=_worth_retrying_now, policy=self._policy
+        )
+        try:
+            yield _guarded(response.iter_bytes(chunk_size), checked)
+        finally:
+            response.close()
 
     def _stream(self, url: httpx.URL) -> Iterator[bytes]:
         delays = self._policy.delays()
@@ -195,6 +218,13 @@ class ResultDownloader:
                 "nor an allowed result host; it is not fetched."
             )
         return parsed
+
+
+def _guarded(chunks: Iterator[bytes], url: httpx.URL) -> Iterator[bytes]:
+    try:
+        yield from chunks
+    except httpx.RequestError as exc:
+        raise _as_download_error(exc, url, mid_stream=True) from exc
 
 
 def split_lines(chunks: Iterable[bytes], *, max_line: int = MAX_LINE_BYTES) -> Iterator[bytes]:

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
 
 from botocore.exceptions import ClientError
 
 from syncdrop.errors import StorageError, UploadMissing
 from syncdrop.jobs import UploadRef
+
+
+class ChunkReader(io.RawIOBase):
+    """A readable file over an iterator of byte chunks, for boto3's upload_fileobj."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            piece = next(self._chunks, None)
+            if piece is None:
+                return 0
+            self._pending = piece
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 def _version(upload: UploadRef) -> dict[str, str]:
@@ -50,6 +74,15 @@ class S3ObjectStore:
         try:
             self._s3.upload_fileobj(
                 source, self._bucket, key, ExtraArgs={"ContentType": content_type}
+            )
+        except ClientError as exc:
+            raise StorageError(f"S3 upload s3://{self._bucket}/{key} failed: {exc}") from exc
+
+    def put_stream(self, key: str, chunks: Iterator[bytes], content_type: str) -> None:
+        """Upload bytes as they arrive (multipart above 8 MB): never the whole file in memory."""
+        try:
+            self._s3.upload_fileobj(
+                ChunkReader(chunks), self._bucket, key, ExtraArgs={"ContentType": content_type}
             )
         except ClientError as exc:
             raise StorageError(f"S3 upload s3://{self._bucket}/{key} failed: {exc}") from exc

@@ -10,7 +10,12 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from syncdrop.adapters.policy import DEFAULT_POLICY, RetryPolicy, call_with_retries
+from syncdrop.adapters.policy import (
+    DEFAULT_POLICY,
+    RetryPolicy,
+    call_with_retries,
+    shared_tls_context,
+)
 from syncdrop.errors import (
     SyncApiError,
     SyncAuthError,
@@ -92,6 +97,7 @@ class SyncBatchApi:
             follow_redirects=False,
             headers={"user-agent": USER_AGENT},
             transport=transport,
+            verify=shared_tls_context() if transport is None else True,
         )
 
     def close(self) -> None:

@@ -107,12 +107,24 @@ def _rows_for(
         yield result_item(row, result, chunk)
 
 
+def _enqueue_copies(services: Services, chunk: Chunk, row_keys: list[str]) -> None:
+    """One copy task per video; tasks for rows with nothing to copy do nothing."""
+    if services.outputs_queue is None:
+        return
+    services.outputs_queue.send_copies(chunk.job_id, chunk.number, row_keys)
+    services.jobs.mark_copies_enqueued(chunk)
+
+
 def fan_out_chunk(services: Services, job_id: str, chunk_number: int) -> FanOutOutcome:
     """Idempotent: a redelivered message rewrites the same items and finds the chunk closed."""
     chunk = services.jobs.get_chunk(job_id, chunk_number)
     if chunk is None:
         return FanOutOutcome.NOT_FOUND
     if chunk.results_written:
+        if not chunk.copies_enqueued:  # closed, but died before queueing its copies
+            _enqueue_copies(
+                services, chunk, [row_key(r.row_number) for r in read_manifest(services, chunk)]
+            )
         return FanOutOutcome.ALREADY_DONE
     manifest = read_manifest(services, chunk)
     now = services.clock
@@ -142,6 +154,11 @@ def fan_out_chunk(services: Services, job_id: str, chunk_number: int) -> FanOutO
         logger.warning("COMPLETED batch without outputUrl yet", extra={"batch_id": batch.id})
         return FanOutOutcome.NOT_READY
     items = list(_rows_for(manifest, results, chunk, missing))
+    copying = services.outputs_queue is not None
+    if copying:
+        for item in items:
+            if item["status"] == RowStatus.COMPLETED.value:
+                item["copy_status"] = "PENDING"
     half = len(items) // 2 // 25 * 25  # on a BatchWriteItem boundary: no extra request
     services.results.put_rows(job_id, items[:half])
     crash_points.reached(crash_points.FAN_OUT_AFTER_ROWS_WRITTEN)
@@ -149,10 +166,18 @@ def fan_out_chunk(services: Services, job_id: str, chunk_number: int) -> FanOutO
     completed = sum(1 for i in items if i["status"] == RowStatus.COMPLETED.value)
     to = ChunkStatus.FAILED if batch.status is BatchStatus.FAILED else ChunkStatus.COMPLETED
     closed = services.jobs.close_chunk(
-        chunk, to, completed=completed, failed=len(items) - completed, now=now()
+        chunk,
+        to,
+        completed=completed,
+        failed=len(items) - completed,
+        now=now(),
+        copies=completed if copying else 0,
     )
     if not closed:  # a concurrent worker closed it first; it wrote the same rows
         return FanOutOutcome.ALREADY_DONE
+    if copying and completed:
+        done = [str(i["row_key"]) for i in items if i["status"] == RowStatus.COMPLETED.value]
+        _enqueue_copies(services, chunk, done)
     logger.info(
         "chunk fanned out",
         extra={"job_id": job_id, "chunk": chunk_number, "completed": completed, "rows": len(items)},

@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 
 from syncdrop import crash_points
 from syncdrop.domain.services import Services
-from syncdrop.jobs import Job, JobStatus, results_key
+from syncdrop.jobs import Job, JobStatus, outputs_prefix, results_key
 from syncdrop.report import (
     Email,
     JobReport,
@@ -49,6 +49,7 @@ class _Reasons:
     """Error reasons seen while streaming rows into the CSV, for the email's top list."""
 
     seen: list[str] = field(default_factory=list)
+    copied: int = 0
 
     def rows(self, items: Iterator[dict[str, Any]]) -> Iterator[ReportRow]:
         for item in items:
@@ -57,14 +58,21 @@ class _Reasons:
             if status is not RowStatus.COMPLETED and message:
                 self.seen.append(message)
             duration = item.get("output_duration")
+            # The copy in the bucket, when there is one: Sync's own links expire.
+            url = str(item.get("s3_uri") or item.get("output_url", ""))
+            code = str(item.get("error_code", ""))
+            if item.get("s3_uri"):
+                self.copied += 1
+            elif item.get("copy_error"):
+                code, message = "COPY_FAILED", str(item["copy_error"])
             yield ReportRow(
                 row_number=int(item["row_number"]),
                 request_id=str(item.get("request_id", "")),
                 status=status,
-                output_url=str(item.get("output_url", "")),
+                output_url=url,
                 output_duration=float(duration) if duration not in (None, "") else None,
                 generation_id=str(item.get("generation_id", "")),
-                error_code=str(item.get("error_code", "")),
+                error_code=code,
                 error_message=message,
                 columns=json.loads(str(item.get("columns") or "{}")),
             )
@@ -76,7 +84,9 @@ def _job_is_over(services: Services, job: Job) -> bool:
     if job.status is not JobStatus.RUNNING:
         return False
     chunks = services.jobs.job_chunks(job.job_id)
-    return len(chunks) == job.chunk_count and all(c.results_written for c in chunks)
+    return len(chunks) == job.chunk_count and all(
+        c.results_written and c.copies_enqueued and c.copies_pending == 0 for c in chunks
+    )
 
 
 def finish_job(
@@ -156,5 +166,10 @@ def _completed(services: Services, job: Job, now: datetime) -> Email:
         results_uri=f"s3://{job.upload.bucket}/{key}",
         results_link=link,
         link_expires_at=now + LINK_LIFETIME,
+        videos_uri=(
+            f"s3://{job.upload.bucket}/outputs/{outputs_prefix(job.upload.key)}/"
+            if reasons.copied
+            else None
+        ),
     )
     return completed_email(report)

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from syncdrop.ports import (
+    CopyLedger,
     JobStore,
     Notifier,
     ObjectStore,
+    OutputsQueue,
     ResultLines,
     ResultsQueue,
     ResultStore,
@@ -32,6 +34,9 @@ class Services:
     results_queue: ResultsQueue | None = None
     notifier: Notifier | None = None
     result_lines: ResultLines | None = None
+    # Set when CopyOutputs is on: videos are copied into the bucket after each fan-out.
+    outputs_queue: OutputsQueue | None = None
+    copies: CopyLedger | None = None
 
     def queue(self) -> ResultsQueue:
         if self.results_queue is None:
@@ -42,6 +47,11 @@ class Services:
         if self.notifier is None:
             raise RuntimeError("this function was built without the notifier")
         return self.notifier
+
+    def copy_ledger(self) -> CopyLedger:
+        if self.copies is None:
+            raise RuntimeError("this function was built without the copy ledger")
+        return self.copies
 
     def downloads(self) -> ResultLines:
         if self.result_lines is None:

@@ -53,6 +53,8 @@ class JobReport:
     results_uri: str | None
     results_link: str | None
     link_expires_at: datetime | None
+    # Where the videos were copied (s3://bucket/outputs/<name>/), when they were.
+    videos_uri: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +241,14 @@ def _results_lines(report: JobReport) -> list[str]:
             "The results file could not be written. Quote the job id below if you ask for help;",
             "the outcome of every row is kept and the file can be written again.",
         ]
-    lines = ["Results file (one line per row: status, video link or reason, your own columns):"]
+    lines = []
+    if report.videos_uri is not None:
+        lines += [
+            "The videos are in your bucket, one file per row (<request_id>.mp4):",
+            f"  {report.videos_uri}",
+            "",
+        ]
+    lines.append("Results file (one line per row: status, video link or reason, your own columns):")
     if report.results_uri is not None:
         lines.append(f"  {report.results_uri}")
     if report.results_link is None:

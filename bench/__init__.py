@@ -1,0 +1,1 @@
+"""syncdrop's benchmarks: every figure measured beside a baseline run on the same machine."""

@@ -1,0 +1,1 @@
+"""Commands for a deployed syncdrop stack, found by its CloudFormation name."""
