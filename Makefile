@@ -11,7 +11,7 @@ SAM := $(SAM_VENV)/bin/sam
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 REGION ?= us-east-1
 
-.PHONY: help venv lint typecheck template security build test test-unit test-integration test-e2e soak demo emulator clean
+.PHONY: help venv lint typecheck template security build deploy test test-unit test-integration test-e2e soak bench demo emulator clean
 
 help:
 	@echo "make demo   run the whole pipeline locally (moto + Sync emulator + local runtime)"
@@ -83,6 +83,11 @@ test: lint typecheck template security
 soak: $(VENV)/.installed
 	$(PY) -m pytest -q -m soak -s tests/reliability
 
+# Performance figures (docs/performance.md), each a ratio against a baseline run alongside it;
+# exits non-zero when a target is missed. A few minutes on 2 cores.
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
 demo: $(VENV)/.installed
 	$(VENV)/bin/syncdrop demo
 
@@ -91,3 +96,13 @@ emulator: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-output
+
+# First deploy: guided (answers saved to samconfig.toml, secrets passed as NoEcho parameters).
+# Afterwards: the saved answers.
+deploy: build
+	@if grep -q '^\[default.deploy.parameters\]' samconfig.toml 2>/dev/null && \
+	    grep -q '^stack_name' samconfig.toml; then \
+	  $(SAM) deploy; \
+	else \
+	  $(SAM) deploy --guided; \
+	fi

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import secrets
 import sys
 import time
@@ -46,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.output
     out.mkdir(parents=True, exist_ok=True)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    if not args.verbose:
+        # Read at every flush, not only at cold start: this process prints no EMF lines.
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     api_key = "sk-local-" + secrets.token_hex(8)
     webhook_secret = "whsec_" + secrets.token_hex(16)
     started = time.monotonic()

@@ -194,6 +194,7 @@ class FakeResultStore:
 class FakeObjectStore:
     uploads: dict[tuple[str, str], bytes] = field(default_factory=dict)
     objects: dict[str, bytes] = field(default_factory=dict)
+    bucket: str = "bkt"
 
     def open_upload(self, upload: UploadRef) -> BinaryIO:
         try:
@@ -304,9 +305,11 @@ class FakeResultLines:
 class FakeOutputsQueue:
     tasks: list[tuple[str, int, str]] = field(default_factory=list)
 
-    def send_copies(self, job_id: str, chunk: int, row_keys: Iterable[str]) -> int:
+    def send_copies(
+        self, job_id: str, chunk: int, row_keys: Iterable[str], *, prefix: str | None = None
+    ) -> int:
         keys = list(row_keys)
-        self.tasks.extend((job_id, chunk, key) for key in keys)
+        self.tasks.extend((job_id, chunk, key, prefix) for key in keys)
         return len(keys)
 
 

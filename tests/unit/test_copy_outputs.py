@@ -50,7 +50,10 @@ def test_fan_out_queues_one_copy_per_finished_video_and_holds_the_report():
         batch_concurrency=2,
         webhook_base="",
     )
-    assert world.outputs.tasks == [(JOB, 1, "0000000002"), (JOB, 1, "0000000003")]  # type: ignore[attr-defined]
+    assert world.outputs.tasks == [
+        (JOB, 1, "0000000002", "outputs/c/"),
+        (JOB, 1, "0000000003", "outputs/c/"),
+    ]  # type: ignore[attr-defined]
     chunk = world.jobs.chunks[(JOB, 1)]
     assert (chunk.copies_pending, chunk.copies_enqueued) == (2, True)
     assert world.notifier.published == []  # the email waits for the copies

@@ -104,7 +104,9 @@ class ResultStore(Protocol):
 
 
 class OutputsQueue(Protocol):
-    def send_copies(self, job_id: str, chunk: int, row_keys: Iterable[str]) -> int: ...
+    def send_copies(
+        self, job_id: str, chunk: int, row_keys: Iterable[str], *, prefix: str | None = None
+    ) -> int: ...
 
 
 class CopyLedger(Protocol):
@@ -130,6 +132,11 @@ class ResultLines(Protocol):
 
 
 class ObjectStore(Protocol):
+    @property
+    def bucket(self) -> str:
+        """The uploads bucket the store writes to."""
+        ...
+
     def open_upload(self, upload: UploadRef) -> BinaryIO: ...
 
     def upload_size(self, upload: UploadRef) -> int: ...

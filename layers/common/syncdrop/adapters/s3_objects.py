@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
 
@@ -10,6 +11,9 @@ from botocore.exceptions import ClientError
 
 from syncdrop.errors import StorageError, UploadMissing
 from syncdrop.jobs import UploadRef
+
+# boto3's multipart threshold: below it, one PutObject does the same job.
+SINGLE_PUT_LIMIT = 8 * 1024 * 1024
 
 
 class ChunkReader(io.RawIOBase):
@@ -42,6 +46,10 @@ class S3ObjectStore:
     def __init__(self, client: Any, bucket: str) -> None:
         self._s3 = client
         self._bucket = bucket
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket
 
     def _fail(self, what: str, exc: ClientError) -> Exception:
         code = exc.response.get("Error", {}).get("Code", "")
@@ -79,10 +87,23 @@ class S3ObjectStore:
             raise StorageError(f"S3 upload s3://{self._bucket}/{key} failed: {exc}") from exc
 
     def put_stream(self, key: str, chunks: Iterator[bytes], content_type: str) -> None:
-        """Upload bytes as they arrive (multipart above 8 MB): never the whole file in memory."""
+        """Upload bytes as they arrive (multipart above 8 MB): never the whole file in memory.
+
+        A file that fits in one part goes up in one PutObject, without the transfer
+        manager's threads.
+        """
+        head = bytearray()
+        for piece in chunks:
+            head += piece
+            if len(head) >= SINGLE_PUT_LIMIT:
+                break
+        else:
+            self.put_bytes(key, bytes(head), content_type)
+            return
+        rest = itertools.chain([bytes(head)], chunks)
         try:
             self._s3.upload_fileobj(
-                ChunkReader(chunks), self._bucket, key, ExtraArgs={"ContentType": content_type}
+                ChunkReader(rest), self._bucket, key, ExtraArgs={"ContentType": content_type}
             )
         except ClientError as exc:
             raise StorageError(f"S3 upload s3://{self._bucket}/{key} failed: {exc}") from exc

@@ -19,7 +19,9 @@ class SqsOutputsQueue:
         self._sqs = client
         self._url = queue_url
 
-    def send_copies(self, job_id: str, chunk: int, row_keys: Iterable[str]) -> int:
+    def send_copies(
+        self, job_id: str, chunk: int, row_keys: Iterable[str], *, prefix: str | None = None
+    ) -> int:
         sent = 0
         keys = iter(row_keys)
         while batch := list(islice(keys, SEND_BATCH_LIMIT)):
@@ -27,7 +29,8 @@ class SqsOutputsQueue:
                 {
                     "Id": str(n),
                     "MessageBody": json.dumps(
-                        {"job_id": job_id, "chunk": chunk, "row_key": key}, separators=(",", ":")
+                        {"job_id": job_id, "chunk": chunk, "row_key": key, "prefix": prefix},
+                        separators=(",", ":"),
                     ),
                 }
                 for n, key in enumerate(batch)

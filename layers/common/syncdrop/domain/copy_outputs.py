@@ -27,13 +27,18 @@ class CopyTask:
     job_id: str
     chunk: int
     row_key: str
+    prefix: str | None = None  # outputs/<name>/ of the job, so a copy need not read the job
 
     @classmethod
     def from_json(cls, text: str) -> CopyTask:
         try:
             body = json.loads(text)
+            prefix = body.get("prefix")
             return cls(
-                job_id=str(body["job_id"]), chunk=int(body["chunk"]), row_key=str(body["row_key"])
+                job_id=str(body["job_id"]),
+                chunk=int(body["chunk"]),
+                row_key=str(body["row_key"]),
+                prefix=str(prefix) if prefix else None,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise BadMessage(f"not a copy task: {exc}") from exc
@@ -48,10 +53,13 @@ def copy_output(services: Services, task: CopyTask, *, last_attempt: bool) -> Co
     row = services.results.get_row(task.job_id, task.row_key)
     if row is None or row.get("copy_status") != "PENDING":
         return CopyOutcome.ALREADY_DONE
-    job = services.jobs.get_job(task.job_id)
-    if job is None:
-        return CopyOutcome.ALREADY_DONE
-    key = output_key(job.upload.key, str(row["request_id"]))
+    if task.prefix:
+        key = f"{task.prefix}{row['request_id']}.mp4"
+    else:
+        job = services.jobs.get_job(task.job_id)
+        if job is None:
+            return CopyOutcome.ALREADY_DONE
+        key = output_key(job.upload.key, str(row["request_id"]))
     error: str | None = None
     try:
         with services.downloads().file_chunks(str(row["output_url"])) as chunks:
@@ -63,7 +71,7 @@ def copy_output(services: Services, task: CopyTask, *, last_attempt: bool) -> Co
     except SyncdropError as exc:  # e.g. a link to a host syncdrop does not fetch from
         error = f"The video could not be copied into the bucket: {exc}"
     ledger = services.copy_ledger()
-    uri = None if error else f"s3://{job.upload.bucket}/{key}"
+    uri = None if error else f"s3://{services.objects.bucket}/{key}"
     if not ledger.record_copy(task.job_id, task.chunk, task.row_key, s3_uri=uri, error=error):
         return CopyOutcome.ALREADY_DONE
     chunk = services.jobs.get_chunk(task.job_id, task.chunk)

@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 from syncdrop import crash_points
 from syncdrop.adapters.dynamo_results import row_key
 from syncdrop.domain.services import Services
-from syncdrop.jobs import Chunk, ChunkStatus
+from syncdrop.jobs import Chunk, ChunkStatus, outputs_prefix
 from syncdrop.report import GenerationResult, RowStatus, parse_result_line
 from syncdrop.sync_models import Batch, BatchStatus
 
@@ -111,7 +111,9 @@ def _enqueue_copies(services: Services, chunk: Chunk, row_keys: list[str]) -> No
     """One copy task per video; tasks for rows with nothing to copy do nothing."""
     if services.outputs_queue is None:
         return
-    services.outputs_queue.send_copies(chunk.job_id, chunk.number, row_keys)
+    job = services.jobs.get_job(chunk.job_id)
+    prefix = f"outputs/{outputs_prefix(job.upload.key)}/" if job is not None else None
+    services.outputs_queue.send_copies(chunk.job_id, chunk.number, row_keys, prefix=prefix)
     services.jobs.mark_copies_enqueued(chunk)
 
 
