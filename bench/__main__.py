@@ -1,4 +1,4 @@
-"""Runs syncdrop's benchmarks, each in a fresh process, and prints every figure beside its baseline."""
+"""Runs syncdrop's benchmarks, each in a fresh process; prints every figure beside its baseline."""
 
 from __future__ import annotations
 
@@ -35,7 +35,17 @@ def run_in_child(name: str, workdir: Path) -> tuple[list[Figure], str]:
     the end of its output when it failed."""
     out = workdir / f"{name}.json"
     answer = subprocess.run(
-        [sys.executable, "-m", "bench", "--one", name, "--workdir", str(workdir), "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--one",
+            name,
+            "--workdir",
+            str(workdir),
+            "--out",
+            str(out),
+        ],
         capture_output=True,
         text=True,
     )

@@ -1,11 +1,10 @@
-"""Intake throughput: submit_batch's reader, planner and spool against csv.DictReader + json.dumps."""
+"""Intake throughput: submit_batch's reader, planner and spool against DictReader + json.dumps."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -15,11 +14,10 @@ from bench.figures import Figure
 from bench.files import write_campaign
 from syncdrop.domain.intake import REJECTIONS_PER_WRITE, _SpooledRows, rejection_item
 from syncdrop.domain.media_links import s3_link_checker
-from syncdrop.intake import AcceptedRow, IntakeRules, plan_chunks
-from syncdrop.intake import UploadReader
+from syncdrop.intake import AcceptedRow, IntakeRules, UploadReader, plan_chunks
 
 ROWS = 100_000
-ROUNDS = 5
+ROUNDS = 7
 TARGET = 1.5
 FIVE_MB = 5 * 1024 * 1024
 
@@ -83,7 +81,8 @@ def run(workdir: Path) -> list[Figure]:
         rows, _valid, _chunks = syncdrop_intake(io.BytesIO(data), rules)
         ours.append(time.process_time() - started)
     assert rows == ROWS, rows
-    mine, base = statistics.median(ours), statistics.median(theirs)
+    # The best of the rounds: CPU time only grows with interference, never shrinks.
+    mine, base = min(ours), min(theirs)
     return [
         Figure(
             f"1 intake: {ROWS:,}-row CSV, CPU time",

@@ -1,4 +1,4 @@
-"""Bounded memory: peak RSS of the intake path for 10k, 100k and 1M rows, each in a fresh process."""
+"""Bounded memory: the intake path's peak RSS for 10k, 100k and 1M rows, each in a fresh process."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def child(path: str) -> None:
 
     after_imports = peak_rss_kb()
     with open(path, "rb") as stream:
-        rows, valid, chunks = syncdrop_intake(stream, intake_rules(max(SIZES)))
+        rows, _valid, _chunks = syncdrop_intake(stream, intake_rules(max(SIZES)))
     print(json.dumps({"peak_kb": peak_rss_kb(), "imports_kb": after_imports, "rows": rows}))
 
 

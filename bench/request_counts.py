@@ -1,4 +1,4 @@
-"""Requests per chunk: every AWS and Sync call for submitting one 500-row chunk and fanning it out."""
+"""Requests per chunk: every AWS and Sync call to submit one 500-row chunk and to fan it out."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def load_handler(name: str, environment: dict[str, str]) -> ModuleType:
     """The function's module, its runtime() built in the function's environment as Lambda would."""
     path = REPO / "functions" / name / "app.py"
     spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     saved = dict(os.environ)
@@ -102,7 +103,9 @@ def measure() -> tuple[Counter[tuple[str, str]], list[Any], Counter[tuple[str, s
                 extra_environment=dict(AWS_TEST_ENV),
                 api_base_url="http://127.0.0.1:9",
             )
-            submit = load_handler("submit_batch", stack.functions["SubmitBatchFunction"].environment)
+            submit = load_handler(
+                "submit_batch", stack.functions["SubmitBatchFunction"].environment
+            )
             fan_out = load_handler(
                 "fan_out_results", stack.functions["FanOutResultsFunction"].environment
             )

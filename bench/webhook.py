@@ -44,19 +44,19 @@ def percentile(samples: list[float], share: float) -> float:
 
 
 def measure() -> tuple[list[float], list[float], list[float]]:
-    from moto import mock_aws
-
     from syncdrop.adapters.dynamo_jobs import DynamoJobStore
     from syncdrop.jobs import Chunk, ChunkStatus, chunk_keys
     from syncdrop.wiring import aws_client
     from syncdrop_local.runtime.invoke import LambdaContext
-    from syncdrop_local.runtime.local_runtime import AWS_TEST_ENV, LocalRuntime
+    from syncdrop_local.runtime.local_runtime import AWS_TEST_ENV, LocalRuntime, MotoServer
 
-    os.environ.update(AWS_TEST_ENV)
     template_event = json.loads(EVENT.read_text())
-    with mock_aws():
+    server = MotoServer()
+    endpoint = server.start()
+    os.environ.update(AWS_TEST_ENV, AWS_ENDPOINT_URL=endpoint)
+    try:
         runtime = LocalRuntime.start(
-            None,
+            endpoint,
             {
                 "NotificationEmail": "person@example.com",
                 "SyncApiKey": "sk-bench",
@@ -75,9 +75,13 @@ def measure() -> tuple[list[float], list[float], list[float]]:
             sqs = aws_client("sqs")
 
             def drain() -> None:
-                while messages := runtime.stack.client("sqs").receive_message(
-                    QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60
-                ).get("Messages"):
+                while (
+                    messages := runtime.stack.client("sqs")
+                    .receive_message(
+                        QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60
+                    )
+                    .get("Messages")
+                ):
                     runtime.stack.client("sqs").delete_message_batch(
                         QueueUrl=queue_url,
                         Entries=[
@@ -133,6 +137,8 @@ def measure() -> tuple[list[float], list[float], list[float]]:
                     gc.unfreeze()
         finally:
             runtime.stop()
+    finally:
+        server.stop()
     return samples
 
 

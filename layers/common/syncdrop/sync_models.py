@@ -21,8 +21,9 @@ class BatchStatus(StrEnum):
 
 
 class BatchMetrics(BaseModel):
-    # Get/List use snake_case; the webhook example uses camelCase. Accept both.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Get/List use snake_case; the webhook example uses camelCase. Accept both. Validators
+    # are built on first use, not at import: a cold start that never reads a batch skips it.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     total_generations: int = Field(
         0, validation_alias=AliasChoices("total_generations", "totalGenerations")
@@ -35,7 +36,7 @@ class BatchMetrics(BaseModel):
 class Batch(BaseModel):
     """A BatchResponse: what create, get, list and the batch webhook return."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     id: str = Field(min_length=1)
     status: BatchStatus
@@ -52,6 +53,6 @@ class Batch(BaseModel):
 class Validated(BaseModel):
     """The answer to a dry run: ``{"status": "VALIDATED"}``; nothing was created."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     status: str

@@ -93,8 +93,8 @@ class _SpooledRows:
         self._keys: list[str] = []
 
     def add(self, row: AcceptedRow) -> None:
-        line = row.line
-        self._lines.append(line)
+        line, lines = row.line, self._lines
+        lines.append(line)
         if row.names is not self._names:  # every row of a file shares one header
             self._names = row.names
             self._keys = [encode_basestring(name) + ":" for name in row.names]
@@ -109,7 +109,7 @@ class _SpooledRows:
         except OverflowError:  # 4 bytes a row from now on (a line is at most 5 MB / 20)
             self.sizes = array("I", self.sizes)
             self.sizes.append(len(line))
-        if len(self._lines) >= self.WRITE_BATCH:
+        if len(lines) >= self.WRITE_BATCH:
             self._write()
 
     def _write(self) -> None:

@@ -10,7 +10,8 @@ from typing import IO
 
 # 4,096 buckets (hash bits 0 to 11) of 16-bit fingerprints (bits 12 to 27).
 _BUCKETS = 4096
-# The ids themselves, in 64 partitions (hash bits 40 to 45), go to disk in blocks.
+# The ids themselves, in 64 partitions (hash bits 0 to 5: a bucket's ids share one), go to
+# disk in blocks.
 _PARTITIONS = 64
 _BLOCK_IDS = 256
 # Duplicates confirmed lately: a file that repeats one id on every row reads no block.
@@ -45,6 +46,7 @@ class RequestIdIndex:
         that took it. A closure over locals, not a method: it runs once per row."""
         prints_of, pending_ids, pending_rows = self._prints, self._pending_ids, self._pending_rows
         first_row, write_block, hash_of = self._first_row, self._write_block, self._hash_of
+        block_ids = _BLOCK_IDS
 
         def claim(request_id: str, row: int) -> int:
             digest = hash_of(request_id)
@@ -57,11 +59,11 @@ class RequestIdIndex:
                     return first
             # Not seen (or only its fingerprint, on another id): remember it.
             prints_of[bucket] = prints + fingerprint
-            partition = digest >> 40 & 63
+            partition = bucket & 63
             ids = pending_ids[partition]
             ids.append(request_id)
             pending_rows[partition].append(row)
-            if len(ids) >= _BLOCK_IDS:
+            if len(ids) >= block_ids:
                 write_block(partition)
             return row
 
@@ -76,7 +78,7 @@ class RequestIdIndex:
         known = self._duplicates.get(request_id)
         if known is not None:
             return known
-        partition = digest >> 40 & 63
+        partition = digest & 63
         ids = self._pending_ids[partition]
         if request_id in ids:
             first: int | None = self._pending_rows[partition][ids.index(request_id)]
