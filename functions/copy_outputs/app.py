@@ -6,22 +6,14 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from syncdrop.config import CopySettings
 from syncdrop.domain.copy_outputs import CopyOutcome, CopyTask, copy_output
 from syncdrop.domain.services import Services
 from syncdrop.observability import Metric, logger, metrics
+from syncdrop.sqs_batch import PartialBatchResponse, process_sqs_batch
 from syncdrop.wiring import build_services
-
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @cache
@@ -37,11 +29,11 @@ def runtime() -> tuple[CopySettings, Services]:
     return settings, services
 
 
-def handle_record(record: SQSRecord) -> None:
+def handle_record(record: dict[str, Any]) -> None:
     settings, services = runtime()
-    task = CopyTask.from_json(record.body)  # BadMessage: to the DLQ after retries
+    task = CopyTask.from_json(record["body"])  # BadMessage: to the DLQ after retries
     logger.append_keys(job_id=task.job_id)
-    attempt = int(record.attributes.approximate_receive_count or "1")
+    attempt = int(record.get("attributes", {}).get("ApproximateReceiveCount") or "1")
     outcome = copy_output(services, task, last_attempt=attempt >= settings.copy_attempts)
     if outcome is not CopyOutcome.ALREADY_DONE:
         copied = outcome is CopyOutcome.COPIED
@@ -51,7 +43,5 @@ def handle_record(record: SQSRecord) -> None:
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
-    )
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialBatchResponse:
+    return process_sqs_batch(event, handle_record)
