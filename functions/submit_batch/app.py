@@ -10,10 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from syncdrop.config import SubmitSettings
 from syncdrop.domain.intake import IntakeLimits, accept_upload
-from syncdrop.domain.media_links import s3_link_checker
 from syncdrop.domain.services import Services
 from syncdrop.domain.submission import submit_ready_chunks
-from syncdrop.intake import IntakeRules
 from syncdrop.jobs import JobStatus
 from syncdrop.messages import ResultsMessage
 from syncdrop.observability import Metric, logger, metrics
@@ -27,13 +25,10 @@ def runtime() -> tuple[SubmitSettings, Services, IntakeLimits]:
     """Settings and clients, built once per execution environment (not at import)."""
     settings = SubmitSettings.from_env()
     services = build_services(settings, results_queue_url=settings.results_queue_url)
-    limits = IntakeLimits(
-        rules=IntakeRules(
-            default_model=settings.default_model,
-            max_rows=settings.max_rows_per_file,
-            max_line_bytes=settings.batch_max_bytes // settings.batch_min_lines,
-            presign_s3=s3_link_checker(settings.uploads_bucket),
-        ),
+    limits = IntakeLimits.for_deployment(
+        uploads_bucket=settings.uploads_bucket,
+        default_model=settings.default_model,
+        max_rows=settings.max_rows_per_file,
         max_upload_bytes=settings.max_upload_bytes,
         min_lines=settings.batch_min_lines,
         max_lines=settings.batch_max_lines,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from syncdrop.domain.intake import IntakeLimits
-from syncdrop.domain.media_links import s3_link_checker
 from syncdrop.intake import IntakeRules
 from syncdrop.intake.chunk_plan import FIVE_MB
 from syncdrop_local.stack_cli.stack import Stack
@@ -17,18 +16,12 @@ def _number(stack: Stack, name: str, default: int) -> int:
 def intake_limits(stack: Stack) -> IntakeLimits:
     """What submit_batch checks an upload against in this stack (as functions/submit_batch builds
     them from the same parameters; template defaults for any the stack does not show)."""
-    min_lines = _number(stack, "BatchMinLines", 20)
-    max_bytes = _number(stack, "BatchMaxBytes", FIVE_MB)
-    rules = IntakeRules(
+    return IntakeLimits.for_deployment(
+        uploads_bucket=stack.uploads_bucket,
         default_model=stack.parameters.get("DefaultModel") or IntakeRules().default_model,
         max_rows=_number(stack, "MaxRowsPerFile", IntakeRules().max_rows),
-        max_line_bytes=max_bytes // min_lines,
-        presign_s3=s3_link_checker(stack.uploads_bucket),
-    )
-    return IntakeLimits(
-        rules=rules,
         max_upload_bytes=_number(stack, "MaxUploadMegabytes", 200) * 1_000_000,
-        min_lines=min_lines,
+        min_lines=_number(stack, "BatchMinLines", 20),
         max_lines=_number(stack, "BatchMaxLines", 500),
-        max_bytes=max_bytes,
+        max_bytes=_number(stack, "BatchMaxBytes", FIVE_MB),
     )

@@ -15,7 +15,7 @@ from typing import IO, BinaryIO
 from aws_lambda_powertools import Logger
 
 from syncdrop.adapters.dynamo_results import row_key
-from syncdrop.domain.media_links import presign_media_links
+from syncdrop.domain.media_links import presign_media_links, s3_link_checker
 from syncdrop.domain.services import Services
 from syncdrop.errors import SyncOutcomeUnknown, SyncRejected, TransientError, UploadMissing
 from syncdrop.intake import (
@@ -44,6 +44,33 @@ class IntakeLimits:
     min_lines: int
     max_lines: int
     max_bytes: int
+
+    @classmethod
+    def for_deployment(
+        cls,
+        *,
+        uploads_bucket: str,
+        default_model: str,
+        max_rows: int,
+        max_upload_bytes: int,
+        min_lines: int,
+        max_lines: int,
+        max_bytes: int,
+    ) -> IntakeLimits:
+        """What a deployment checks uploads against; submit_batch and `syncdrop upload` alike."""
+        rules = IntakeRules(
+            default_model=default_model,
+            max_rows=max_rows,
+            max_line_bytes=max_bytes // min_lines,  # a longer line fits no batch
+            presign_s3=s3_link_checker(uploads_bucket),
+        )
+        return cls(
+            rules=rules,
+            max_upload_bytes=max_upload_bytes,
+            min_lines=min_lines,
+            max_lines=max_lines,
+            max_bytes=max_bytes,
+        )
 
 
 @dataclass(frozen=True, slots=True)
