@@ -111,10 +111,12 @@ def build_services(
             return SyncBatchApi(base_url=settings.sync_api_base_url, api_key=api_key)
 
         sync_api = cast(SyncApi, _BuiltOnFirstUse(sync_client))
+    # One SQS client for both queues fan_out_results writes to (a client costs cold-start time).
+    sqs = aws_client("sqs") if results_queue_url or outputs_queue_url else None
     if results_queue_url:
         from syncdrop.adapters.sqs_queue import SqsResultsQueue
 
-        queue = SqsResultsQueue(aws_client("sqs"), results_queue_url)
+        queue = SqsResultsQueue(sqs, results_queue_url)
     if notification_topic_arn:
         from syncdrop.adapters.sns_notifier import SnsNotifier
 
@@ -135,7 +137,7 @@ def build_services(
     if outputs_queue_url:
         from syncdrop.adapters.sqs_outputs import SqsOutputsQueue
 
-        outputs = SqsOutputsQueue(aws_client("sqs"), outputs_queue_url)
+        outputs = SqsOutputsQueue(sqs, outputs_queue_url)
     if copy_ledger:
         from syncdrop.adapters.dynamo_copies import DynamoCopyLedger
 
