@@ -46,6 +46,7 @@ def percentile(samples: list[float], share: float) -> float:
 def measure() -> tuple[list[float], list[float], list[float]]:
     from syncdrop.adapters.dynamo_jobs import DynamoJobStore
     from syncdrop.jobs import Chunk, ChunkStatus, chunk_keys
+    from syncdrop.webhook_url import webhook_url_for
     from syncdrop.wiring import aws_client
     from syncdrop_local.runtime.invoke import LambdaContext
     from syncdrop_local.runtime.local_runtime import AWS_TEST_ENV, LocalRuntime, MotoServer
@@ -65,6 +66,12 @@ def measure() -> tuple[list[float], list[float], list[float]]:
             },
         )
         try:
+            # Sync echoes the URL this stack gave it: the body names the chunk it is for.
+            body = json.loads(template_event["body"])
+            body["webhookUrl"] = webhook_url_for(
+                f"https://{template_event['requestContext']['domainName']}/sync/webhook", JOB, 1
+            )
+            template_event["body"] = json.dumps(body, separators=(",", ":"))
             store = DynamoJobStore(runtime.stack.client("dynamodb"), runtime.stack.ref("JobTable"))
             now = datetime.now(UTC)
             chunk = Chunk(JOB, 1, ChunkStatus.QUEUED, 20, *chunk_keys(JOB, 1), updated_at=now)

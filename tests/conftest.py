@@ -8,6 +8,7 @@ import pytest
 from moto import mock_aws
 
 from syncdrop_local.runtime.local_runtime import AWS_TEST_ENV, REPO_ROOT
+from syncdrop_local.runtime.moto_world import MotoWorld, attach
 from syncdrop_local.runtime.stack import LocalStack, deploy
 
 STACK_PARAMETERS = {
@@ -32,3 +33,12 @@ def moto_stack() -> Iterator[LocalStack]:
     """template.yaml's resources under mock_aws (in-process, no server)."""
     with mock_aws():
         yield deploy(REPO_ROOT, None, STACK_PARAMETERS)
+
+
+@pytest.fixture
+def moto_world(moto_stack: LocalStack) -> MotoWorld:
+    """moto_stack's DynamoDB client made safe for threads: its requests go into moto one at a
+    time and overlapping transactions on one item conflict, as on DynamoDB."""
+    world = MotoWorld()
+    attach(moto_stack.client("dynamodb"), world)
+    return world

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from syncdrop.config import CompletionSettings
 from syncdrop.domain.completion import handle_results_message
-from syncdrop.domain.fan_out import FanOutOutcome
+from syncdrop.domain.fan_out import FanOutOutcome, FanOutPolicy
 from syncdrop.domain.reporting import FinishOutcome
 from syncdrop.domain.services import Services
 from syncdrop.messages import ResultsMessage
@@ -46,6 +46,10 @@ def handle_record(record: dict[str, Any]) -> None:
             batch_concurrency=settings.batch_concurrency,
             webhook_base=settings.webhook_url,
             report_lease=timedelta(seconds=settings.report_lease_seconds),
+            fan_out=FanOutPolicy(
+                lease=timedelta(seconds=settings.fan_out_lease_seconds),
+                attempts=settings.fan_out_attempts,
+            ),
         )
     finally:
         # Also when the message fails afterwards: its redelivery will not do these again.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import time
 from functools import cache
 from typing import Any
@@ -19,12 +18,19 @@ from syncdrop.domain.services import Services
 from syncdrop.domain.webhooks import WebhookOutcome, accept_webhook
 from syncdrop.observability import Metric, logger, metrics
 from syncdrop.sync_models import Batch
-from syncdrop.webhook_signature import SignatureVerdict, verify_sync_signature
+from syncdrop.webhook_signature import MAX_BODY_BYTES, SignatureVerdict, verify_sync_signature
 from syncdrop.wiring import aws_client, build_services
 
 ROUTE = ("POST", "/sync/webhook")
-# The query string is not signed: accept only what syncdrop itself puts there.
-CHUNK_NUMBER = re.compile(r"[0-9]{1,6}")
+# A signed webhook that changes nothing: its status, message and metric.
+REFUSALS = {
+    WebhookOutcome.UNKNOWN_BATCH: (404, "unknown batch", Metric.WEBHOOKS_UNKNOWN_BATCH),
+    WebhookOutcome.MISDIRECTED: (
+        409,
+        "the signed body names another webhook URL, job or chunk",
+        Metric.WEBHOOKS_MISDIRECTED,
+    ),
+}
 
 
 @cache
@@ -40,11 +46,33 @@ def runtime() -> tuple[WebhookSettings, Services, CachedSecret | None]:
     return settings, services, secret
 
 
+def too_large(body: str | None, is_base64: bool | None) -> bool:
+    """Whether the body is over ``MAX_BODY_BYTES``, judged from its length alone."""
+    if body is None:
+        return False
+    if is_base64:  # 4 characters carry 3 bytes, less one per "=" of padding
+        padding = body.endswith("==") + body.endswith("=")
+        return len(body) // 4 * 3 - padding > MAX_BODY_BYTES
+    # A character is 1 to 4 UTF-8 bytes: the exact count only for bodies that may fit.
+    return len(body) > MAX_BODY_BYTES or len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES
+
+
 def raw_body(body: str | None, is_base64: bool | None) -> bytes:
     """The exact bytes Sync signed (HTTP API base64-encodes bodies it considers binary)."""
     if body is None:
         return b""
     return base64.b64decode(body) if is_base64 else body.encode("utf-8")
+
+
+def own_url(event: dict[str, Any]) -> str:
+    """The URL this request came to, as Sync was given it. The function's environment cannot
+    name its own HTTP API: the API's route names the function, so each would wait for the
+    other and CloudFormation refuses the template. API Gateway sets the domain and the
+    forwarded scheme itself, whatever the caller sends."""
+    context = event.get("requestContext") or {}
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    scheme = str(headers.get("x-forwarded-proto") or "https").split(",")[0].strip()
+    return f"{scheme}://{context.get('domainName', '')}{event.get('rawPath', '')}"
 
 
 def _answer(status: int, message: str) -> dict[str, Any]:
@@ -59,6 +87,10 @@ def _answer(status: int, message: str) -> dict[str, Any]:
 
 def sync_webhook(event: dict[str, Any]) -> dict[str, Any]:
     settings, services, secret = runtime()
+    # Before the secret, the HMAC or any decoding: a large forged body costs nothing.
+    if too_large(event.get("body"), event.get("isBase64Encoded")):
+        metrics.add_metric(Metric.WEBHOOKS_TOO_LARGE, MetricUnit.Count, 1)
+        return _answer(413, "body too large")
     try:
         raw = raw_body(event.get("body"), event.get("isBase64Encoded"))
     except ValueError:  # binascii.Error: not base64 at all
@@ -74,21 +106,24 @@ def sync_webhook(event: dict[str, Any]) -> dict[str, Any]:
         metrics.add_metric(Metric.WEBHOOKS_REJECTED, MetricUnit.Count, 1)
         logger.warning("webhook refused", extra={"verdict": verdict.value})  # never the body
         return _answer(401, "invalid or missing signature")
-    query = event.get("queryStringParameters") or {}
-    job_id, chunk = query.get("job", ""), query.get("chunk", "")
     try:
         batch = Batch.model_validate_json(raw)
     except ValidationError:
         metrics.add_metric(Metric.WEBHOOKS_UNREADABLE, MetricUnit.Count, 1)
         return _answer(400, "not a batch status payload")
-    if not job_id or not CHUNK_NUMBER.fullmatch(chunk):
-        metrics.add_metric(Metric.WEBHOOKS_UNKNOWN_BATCH, MetricUnit.Count, 1)
-        return _answer(404, "unknown batch")
-    logger.append_keys(job_id=job_id)
-    outcome = accept_webhook(services, job_id=job_id, chunk_number=int(chunk), batch=batch)
-    if outcome is WebhookOutcome.UNKNOWN_BATCH:
-        metrics.add_metric(Metric.WEBHOOKS_UNKNOWN_BATCH, MetricUnit.Count, 1)
-        return _answer(404, "unknown batch")
+    # The query is not signed: the domain only checks it against what the body names.
+    query = event.get("queryStringParameters") or {}
+    outcome = accept_webhook(
+        services,
+        batch,
+        webhook_base=settings.webhook_url or own_url(event),
+        query_job=query.get("job"),
+        query_chunk=query.get("chunk"),
+    )
+    if outcome in REFUSALS:
+        status, message, metric = REFUSALS[outcome]
+        metrics.add_metric(metric, MetricUnit.Count, 1)
+        return _answer(status, message)
     metrics.add_metric(Metric.WEBHOOKS_ACCEPTED, MetricUnit.Count, 1)
     return _answer(200, outcome.value.lower())
 
@@ -98,6 +133,7 @@ def sync_webhook(event: dict[str, Any]) -> dict[str, Any]:
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    runtime()  # settings are read on the first invocation, whatever it asks for
     http = event.get("requestContext", {}).get("http", {})
     if (http.get("method"), event.get("rawPath")) != ROUTE:
         return _answer(404, "not found")

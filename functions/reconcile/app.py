@@ -22,6 +22,7 @@ SUMMARY_METRICS = {
     "polled": Metric.RECONCILE_POLLED,
     "enqueued": Metric.RECONCILE_ENQUEUED,
     "reports_restarted": Metric.RECONCILE_REPORTS_RESTARTED,
+    "past_deadline": Metric.RECONCILE_PAST_DEADLINE,
     "submitted": Metric.RECONCILE_SUBMITTED,
 }
 
@@ -67,6 +68,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
         "polled": report.polled,
         "enqueued": report.enqueued,
         "reports_restarted": report.reports_restarted,
+        "past_deadline": report.past_deadline,
         "submitted": len(report.submission.submitted),
     }
     for name, value in summary.items():

@@ -33,18 +33,26 @@ def runtime() -> tuple[SubmitSettings, Services, IntakeLimits]:
         min_lines=settings.batch_min_lines,
         max_lines=settings.batch_max_lines,
         max_bytes=settings.batch_max_bytes,
+        job_deadline_hours=settings.job_deadline_hours,
     )
     return settings, services, limits
 
 
 def handle_record(record: dict[str, Any]) -> None:
     settings, services, limits = runtime()
+    attempt = int(record.get("attributes", {}).get("ApproximateReceiveCount") or "1")
     for upload in uploads_in(record["body"]):
         if upload.bucket != settings.uploads_bucket:
             logger.warning("ignoring an event for another bucket", extra={"bucket": upload.bucket})
             continue
         logger.append_keys(job_id=upload.job_id)
-        outcome = accept_upload(services, upload, limits)
+        outcome = accept_upload(
+            services,
+            upload,
+            limits,
+            last_attempt=attempt >= settings.intake_attempts,
+            attempts=attempt,
+        )
         if outcome.fresh:
             metrics.add_metric(Metric.FILES_RECEIVED, MetricUnit.Count, 1)
             metrics.add_metric(Metric.ROWS_ACCEPTED, MetricUnit.Count, outcome.job.valid)

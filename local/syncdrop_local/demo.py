@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from syncdrop.jobs import results_key
-from syncdrop_local.emulator import SyncEmulator
+from syncdrop_local.emulator import FaultPlan, SyncEmulator
+from syncdrop_local.emulator.cli import add_fault_arguments, apply_faults
 from syncdrop_local.runtime.local_runtime import LocalRuntime, MotoServer
 from syncdrop_local.sample import campaign_csv
 from syncdrop_local.state_view import job_snapshot
@@ -41,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run the scheduled reconciler every this many real seconds",
     )
     parser.add_argument("--verbose", action="store_true", help="show the functions' JSON logs")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the emulator's random faults")
+    add_fault_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
             webhook_secret=webhook_secret,
             batch_concurrency=args.batch_concurrency,
             time_scale=args.time_scale,
+            seed=args.seed,
+            faults=apply_faults(FaultPlan(seed=args.seed), args),
         ).start()
         stack.callback(emulator.stop)
         runtime = LocalRuntime.start(
@@ -104,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
             print("the demo did not finish in time", file=sys.stderr)
             return 1
         view.show()
+        if injected := emulator.faults.injected:
+            print("faults injected   " + ", ".join(f"{k} {n}" for k, n in sorted(injected.items())))
         return _write_outputs(runtime, out, key, started)
 
 

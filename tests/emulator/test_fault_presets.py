@@ -22,7 +22,10 @@ from syncdrop_local.emulator import (
 from .helpers import API_KEY, SECRET, WebhookReceiver, create_batch, jsonl, lines, post_file
 
 SWITCHES = {"drop_webhooks", "duplicate_webhooks", "corrupt_webhook_signatures"}
-SWITCHES |= {"expire_result_links", "reorder_webhooks"}
+SWITCHES |= {"expire_result_links", "reorder_webhooks", "invalid_result_files"}
+# Faults that hit every fetch of what they pick: a small share, so most of a run still works.
+PERMANENT = {"invalid_result_file_rate", "media_refused_rate", "media_reset_rate"}
+PERMANENT |= {"media_truncated_rate"}
 
 
 def test_everything_turns_every_random_knob_on_moderately() -> None:
@@ -33,8 +36,16 @@ def test_everything_turns_every_random_knob_on_moderately() -> None:
     for name, value in knobs.items():
         if name in SWITCHES:
             assert value is (name == "reorder_webhooks"), name
+        elif name in PERMANENT:
+            assert value == 0.02, name
         elif name.endswith("_rate"):
             assert 0.05 <= value <= 0.1, name
+        elif name.endswith("_rows"):
+            assert value == frozenset(), name
+        elif name == "media_refused_status":
+            assert value == 403
+        elif name == "media_fault_fetches":
+            assert value == 0  # every fetch of a picked row
         else:
             assert 0 < value <= 2.0, name
     doubled = everything_knobs(intensity=2)
@@ -59,9 +70,18 @@ def test_configure_checks_names_types_and_ranges() -> None:
         {"reorder_webhooks": 1},
         {"get_error_rate": True},
         {"get_error_rate": "high"},
+        {"media_refused_status": 200},
+        {"media_refused_status": 403.5},
+        {"media_fault_fetches": -1},
+        {"media_reset_rows": 3},
+        {"media_reset_rows": ["row-1", 2]},
     ):
-        with pytest.raises(ValueError, match=r"knob|between|>=|bool|number"):
+        with pytest.raises(ValueError, match=r"knob|between|>=|bool|number|status|request ids"):
             plan.configure(**bad)
+    plan.configure(media_refused_rows="row-1, row-9,", media_reset_rows=["row-2"])
+    assert plan.media_refused_rows == frozenset({"row-1", "row-9"})
+    assert plan.media_reset_rows == frozenset({"row-2"})
+    assert plan.configure(media_refused_status=404.0).media_refused_status == 404
     with pytest.raises(ValueError, match="intensity"):
         everything_knobs(-1)
 
@@ -191,12 +211,37 @@ def test_cli_fault_options() -> None:
         "get_slow_seconds=0.5",
         "--fault",
         "reorder-webhooks=false",
+        "--fault",
+        "media_refused_rows=row-3,row-7",
+        "--fault",
+        "media_refused_status=500",
     )
     faults = cli.build(args).faults
     assert faults.get_error_rate == pytest.approx(0.025)
     assert faults.get_slow_seconds == 0.5
     assert faults.reorder_webhooks is False
+    assert faults.media_refused_rows == frozenset({"row-3", "row-7"})
+    assert faults.media_refused_status == 500
+    assert faults.media_reset_rate == pytest.approx(0.01)
     assert cli.build(_parse("--api-key", "k")).faults.knobs() == FaultKnobs().knobs()
-    for bad in ("nope=1", "get_error_rate=2", "drop_webhooks=maybe", "get_error_rate"):
+    bad_values = ("nope=1", "get_error_rate=2", "drop_webhooks=maybe", "get_error_rate")
+    for bad in (*bad_values, "media_refused_status=forbidden", "media_fault_fetches=1.5"):
         with pytest.raises(SystemExit):
             _parse("--api-key", "k", "--fault", bad)
+
+
+def test_demo_takes_the_same_fault_options_as_the_emulator() -> None:
+    from syncdrop_local import demo
+
+    fault_args = ["--faults-everything", "--fault-intensity", "2", "--fault"]
+    fault_args += ["media_refused_rate=0.1", "--fault", "media_truncated_rows=row-4"]
+    parser = argparse.ArgumentParser()
+    demo.add_arguments(parser)
+    from_demo = cli.apply_faults(FaultPlan(), parser.parse_args(["--rows", "40", *fault_args]))
+    from_emulator = cli.build(_parse("--api-key", "k", *fault_args)).faults
+    assert from_demo.knobs() == from_emulator.knobs()
+    assert from_demo.media_refused_rate == 0.1
+    assert from_demo.get_error_rate == pytest.approx(0.1)
+    assert from_demo.media_truncated_rows == frozenset({"row-4"})
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--fault", "media_refused_rate=2"])

@@ -9,12 +9,29 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from syncdrop.errors import StorageError, SyncOutcomeUnknown, UploadMissing
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from syncdrop.errors import StorageError, SyncOutcomeUnknown, UploadMissing, UploadRefused
 from syncdrop.jobs import Chunk, ChunkStatus, Job, JobStatus, UploadRef
 from syncdrop.messages import ResultsMessage
 from syncdrop.ports import Claim
 from syncdrop.report import Email
 from syncdrop.sync_models import Batch, BatchStatus, Validated
+
+
+def _copy_job(job: Job) -> Job:
+    """What a read gives back: the caller's changes are not the store's until written."""
+    return replace(job, columns=list(job.columns), plan=list(job.plan))
+
+
+_to_dynamodb, _from_dynamodb = TypeSerializer(), TypeDeserializer()
+
+
+def _as_dynamodb_stores_it(job_id: str, item: dict[str, object]) -> dict[str, object]:
+    """The item as DynamoResultStore writes and reads it: with its job id, without None
+    values, numbers as Decimal (and a float refused, as boto3 refuses it)."""
+    stored = {"job_id": job_id, **{k: v for k, v in item.items() if v is not None}}
+    return {k: _from_dynamodb.deserialize(_to_dynamodb.serialize(v)) for k, v in stored.items()}
 
 
 @dataclass
@@ -23,18 +40,30 @@ class FakeJobStore:
     chunks: dict[tuple[str, int], Chunk] = field(default_factory=dict)
     holders: set[str] = field(default_factory=set)
     claims: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    fan_out_claims: dict[tuple[str, int], tuple[str, datetime]] = field(default_factory=dict)
+    rewrite_claims: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    # A SUBMITTED chunk checked on (touch_submitted) sorts by that time in open_chunks, as the
+    # OpenChunks index's open_since does; its updated_at stays its last transition's.
+    touched: dict[tuple[str, int], datetime] = field(default_factory=dict)
 
     def create_job(self, job: Job) -> Job:
-        return self.jobs.setdefault(job.job_id, job)
+        return _copy_job(self.jobs.setdefault(job.job_id, _copy_job(job)))
 
     def get_job(self, job_id: str) -> Job | None:
-        return self.jobs.get(job_id)
+        job = self.jobs.get(job_id)
+        return _copy_job(job) if job else None
 
     def finish_intake(self, job: Job) -> bool:
-        stored = self.jobs[job.job_id]
-        if stored.status is not JobStatus.RECEIVED and stored is not job:
+        stored = self.jobs.get(job.job_id)
+        if stored is None or stored.status is not JobStatus.RECEIVED:
             return False
-        self.jobs[job.job_id] = replace(job)
+        stored.status, stored.message = job.status, job.message
+        stored.rows, stored.valid, stored.rejected = job.rows, job.valid, job.rejected
+        stored.chunk_count, stored.columns, stored.plan = (
+            job.chunk_count,
+            list(job.columns),
+            list(job.plan),
+        )
         return True
 
     def put_chunk(self, chunk: Chunk) -> None:
@@ -46,24 +75,32 @@ class FakeJobStore:
     def open_chunks(
         self, status: ChunkStatus, *, before: datetime | None = None, limit: int = 100
     ) -> list[Chunk]:
+        if not status.is_open:  # terminal chunks leave the OpenChunks index
+            return []
+
+        def since(c: Chunk) -> datetime | None:
+            return self.touched.get((c.job_id, c.number), c.updated_at)
+
         found = [c for c in self.chunks.values() if c.status is status]
-        found.sort(key=lambda c: (c.updated_at or datetime.min, c.job_id, c.number))
+        found.sort(key=lambda c: (since(c) or datetime.min, c.job_id, c.number))
         if before is not None:
-            found = [c for c in found if c.updated_at is not None and c.updated_at < before]
+            found = [c for c in found if (at := since(c)) is not None and at < before]
         return [replace(c) for c in found[:limit]]
 
     def _move(
         self, chunk: Chunk, to: ChunkStatus, allowed: tuple[ChunkStatus, ...], now: datetime
     ) -> bool:
-        stored = self.chunks[(chunk.job_id, chunk.number)]
-        if stored.status not in allowed:
+        stored = self.chunks.get((chunk.job_id, chunk.number))
+        if stored is None or stored.status not in allowed:
             return False
         stored.status = to
         stored.updated_at = now
+        self.touched.pop((chunk.job_id, chunk.number), None)
         return True
 
     def claim_for_submission(self, chunk: Chunk, *, limit: int, now: datetime) -> Claim:
-        if self.chunks[(chunk.job_id, chunk.number)].status is not ChunkStatus.QUEUED:
+        stored = self.chunks.get((chunk.job_id, chunk.number))
+        if stored is None or stored.status is not ChunkStatus.QUEUED:
             return Claim.NOT_QUEUED
         if len(self.holders) >= limit or chunk.holder in self.holders:
             return Claim.NO_CAPACITY
@@ -75,7 +112,8 @@ class FakeJobStore:
     def mark_submitted(self, chunk: Chunk, batch_id: str, *, now: datetime) -> bool:
         moved = self._move(chunk, ChunkStatus.SUBMITTED, (ChunkStatus.SUBMITTING,), now)
         if moved:
-            self.chunks[(chunk.job_id, chunk.number)].batch_id = batch_id
+            stored = self.chunks[(chunk.job_id, chunk.number)]
+            stored.batch_id, stored.submitted_at = batch_id, now
         return moved
 
     def release_to_queue(self, chunk: Chunk, reason: str, *, now: datetime) -> bool:
@@ -88,7 +126,7 @@ class FakeJobStore:
         allowed = (ChunkStatus.QUEUED, ChunkStatus.SUBMITTING, ChunkStatus.SUBMITTED)
         moved = self._move(chunk, ChunkStatus.FAILED, allowed, now)
         if moved:
-            self.chunks[(chunk.job_id, chunk.number)].error = reason
+            self.chunks[(chunk.job_id, chunk.number)].error = reason[:2000]
             self.holders.discard(chunk.holder)
         return moved
 
@@ -116,10 +154,10 @@ class FakeJobStore:
         return True
 
     def touch_submitted(self, chunk: Chunk, *, now: datetime) -> bool:
-        stored = self.chunks[(chunk.job_id, chunk.number)]
-        if stored.status is not ChunkStatus.SUBMITTED:
+        stored = self.chunks.get((chunk.job_id, chunk.number))
+        if stored is None or stored.status is not ChunkStatus.SUBMITTED:
             return False
-        stored.updated_at = now
+        self.touched[(chunk.job_id, chunk.number)] = now  # the poll order, not a transition
         return True
 
     def close_chunk(
@@ -131,26 +169,37 @@ class FakeJobStore:
         failed: int,
         now: datetime,
         copies: int = 0,
+        token: str | None = None,
+        row_keys: tuple[str, str] | None = None,
     ) -> bool:
-        if self.chunks[(chunk.job_id, chunk.number)].results_written:
+        key = (chunk.job_id, chunk.number)
+        if key not in self.chunks or self.chunks[key].results_written:
+            return False
+        if token is not None and self.fan_out_claims.get(key, ("", now))[0] != token:
             return False
         moved = self._move(chunk, to, (ChunkStatus.SUBMITTED, ChunkStatus.FAILED), now)
         if moved:
-            stored = self.chunks[(chunk.job_id, chunk.number)]
+            stored = self.chunks[key]
             stored.results_written = True
-            stored.copies_pending += copies
             stored.copies_enqueued = copies == 0
+            stored.copies_done = copies == 0
+            if row_keys is not None:
+                stored.first_row_key, stored.last_row_key = row_keys
             self.holders.discard(chunk.holder)
         return moved
 
     def mark_copies_enqueued(self, chunk: Chunk) -> None:
-        self.chunks[(chunk.job_id, chunk.number)].copies_enqueued = True
+        stored = self.chunks.get((chunk.job_id, chunk.number))
+        if stored is not None:
+            stored.copies_enqueued = True
 
     def claim_report(
         self, job_id: str, token: str, *, now: datetime, stale_before: datetime
     ) -> bool:
-        job = self.jobs[job_id]
+        job = self.jobs.get(job_id)
         claim = self.claims.get(job_id)
+        if job is None:
+            return False
         if job.notified_at is not None or (claim is not None and claim[1] >= stale_before):
             return False
         self.claims[job_id] = (token, now)
@@ -166,7 +215,69 @@ class FakeJobStore:
         return True
 
     def stale_reports(self, *, before: datetime, limit: int = 50) -> list[str]:
-        return [job_id for job_id, (_t, at) in self.claims.items() if at < before][:limit]
+        stale = sorted((at, job_id) for job_id, (_t, at) in self.claims.items() if at < before)
+        return [job_id for _at, job_id in stale[:limit]]
+
+    # --- liveness: leases, attempt budgets and the job deadline ------------------------------
+    def claim_fan_out(
+        self,
+        chunk: Chunk,
+        token: str,
+        *,
+        now: datetime,
+        stale_before: datetime,
+        sync_status: str = "",
+    ) -> int:
+        key = (chunk.job_id, chunk.number)
+        stored = self.chunks.get(key)
+        held = self.fan_out_claims.get(key)
+        if stored is None or stored.results_written or (held and held[1] >= stale_before):
+            return 0
+        self.fan_out_claims[key] = (token, now)
+        if sync_status:
+            stored.last_sync_status = sync_status
+        stored.fan_out_attempts += 1
+        return stored.fan_out_attempts
+
+    def release_fan_out(self, chunk: Chunk, token: str) -> bool:
+        key = (chunk.job_id, chunk.number)
+        if self.fan_out_claims.get(key, ("",))[0] != token:
+            return False
+        del self.fan_out_claims[key]
+        return True
+
+    def record_fan_out_error(self, chunk: Chunk, reason: str) -> None:
+        self.chunks[(chunk.job_id, chunk.number)].fan_out_error = reason
+
+    def fail_queued_chunk(self, chunk: Chunk, reason: str, *, now: datetime) -> bool:
+        moved = self._move(chunk, ChunkStatus.FAILED, (ChunkStatus.QUEUED,), now)
+        if moved:
+            self.chunks[(chunk.job_id, chunk.number)].error = reason
+        return moved
+
+    def jobs_past_deadline(self, *, now: datetime, limit: int = 50) -> list[str]:
+        due = [
+            job
+            for job in self.jobs.values()
+            if job.notified_at is None and job.past_deadline(now) and job.job_id not in self.claims
+        ]
+        due.sort(key=lambda j: (j.deadline, j.job_id))
+        return [j.job_id for j in due[:limit]]
+
+    def claim_rewrite(
+        self, job_id: str, token: str, *, now: datetime, stale_before: datetime
+    ) -> bool:
+        held = self.rewrite_claims.get(job_id)
+        if self.jobs[job_id].notified_at is None or (held and held[1] >= stale_before):
+            return False
+        self.rewrite_claims[job_id] = (token, now)
+        return True
+
+    def finish_rewrite(self, job_id: str, token: str) -> bool:
+        if self.rewrite_claims.get(job_id, ("",))[0] != token:
+            return False
+        del self.rewrite_claims[job_id]
+        return True
 
 
 @dataclass
@@ -176,7 +287,7 @@ class FakeResultStore:
     def put_rows(self, job_id: str, items: Iterable[dict[str, object]]) -> int:
         count = 0
         for item in items:
-            self.items[(job_id, str(item["row_key"]))] = dict(item)
+            self.items[(job_id, str(item["row_key"]))] = _as_dynamodb_stores_it(job_id, item)
             count += 1
         return count
 
@@ -192,26 +303,42 @@ class FakeResultStore:
 
 @dataclass
 class FakeObjectStore:
+    """A versioned bucket: ``objects`` holds each key's latest bytes, ``versions`` them all."""
+
     uploads: dict[tuple[str, str], bytes] = field(default_factory=dict)
     objects: dict[str, bytes] = field(default_factory=dict)
     bucket: str = "bkt"
+    versions: dict[str, list[bytes]] = field(default_factory=dict)
+    # Uploads S3 answers 403 AccessDenied for (a role without s3:ListBucket, a missing key).
+    refused: set[tuple[str, str]] = field(default_factory=set)
 
     def open_upload(self, upload: UploadRef) -> BinaryIO:
+        self._refuse(upload)
         try:
             return io.BytesIO(self.uploads[(upload.bucket, upload.key)])
         except KeyError:
             raise UploadMissing(upload.key) from None
 
     def upload_size(self, upload: UploadRef) -> int:
+        self._refuse(upload)
         if (upload.bucket, upload.key) not in self.uploads:
             raise UploadMissing(upload.key)
         return len(self.uploads[(upload.bucket, upload.key)])
 
-    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
-        self.objects[key] = data
+    def _refuse(self, upload: UploadRef) -> None:
+        if (upload.bucket, upload.key) in self.refused:
+            raise UploadRefused(upload.key)
 
-    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
-        self.objects[key] = source.read()
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> str | None:
+        self.objects[key] = data
+        self.versions.setdefault(key, []).append(data)
+        return f"v{len(self.versions[key])}"
+
+    def put_file(self, key: str, source: BinaryIO, content_type: str) -> str | None:
+        return self.put_bytes(key, source.read(), content_type)
+
+    def version(self, key: str, version_id: str) -> bytes:
+        return self.versions[key][int(version_id.removeprefix("v")) - 1]
 
     def put_stream(self, key: str, chunks: Iterator[bytes], content_type: str) -> None:
         self.objects[key] = b"".join(chunks)
@@ -219,8 +346,11 @@ class FakeObjectStore:
     def get_bytes(self, key: str) -> bytes:
         return self.objects[key]
 
-    def presign_get(self, bucket: str, key: str, expires_in: int) -> str:
-        return f"https://{bucket}.s3.amazonaws.com/{key}?X-Amz-Expires={expires_in}"
+    def presign_get(
+        self, bucket: str, key: str, expires_in: int, version_id: str | None = None
+    ) -> str:
+        version = f"&versionId={version_id}" if version_id else ""
+        return f"https://{bucket}.s3.amazonaws.com/{key}?X-Amz-Expires={expires_in}{version}"
 
 
 @dataclass
@@ -315,7 +445,7 @@ class FakeOutputsQueue:
 
 @dataclass
 class FakeCopyLedger:
-    """Records a copy on the results item and counts it on the chunk, once."""
+    """Records a copy on the results item once; counts a chunk's pending copies by range."""
 
     jobs: FakeJobStore
     results: FakeResultStore
@@ -331,5 +461,18 @@ class FakeCopyLedger:
             item["s3_uri"] = s3_uri
         if error:
             item["copy_error"] = error
-        self.jobs.chunks[(job_id, chunk)].copies_pending -= 1
         return True
+
+    def copies_pending(self, job_id: str, first_row_key: str, last_row_key: str) -> int:
+        return sum(
+            1
+            for (job, key), item in self.results.items.items()
+            if job == job_id
+            and first_row_key <= key <= last_row_key
+            and item.get("copy_status") == "PENDING"
+        )
+
+    def mark_copies_done(self, job_id: str, chunk: int) -> None:
+        stored = self.jobs.chunks.get((job_id, chunk))
+        if stored is not None:
+            stored.copies_done = True

@@ -1,4 +1,8 @@
-"""receive_webhook under hostile requests: nothing unsigned changes state, nothing is a 5xx."""
+"""receive_webhook under hostile requests: nothing unsigned changes state, nothing is a 5xx.
+
+A signed body changes state only for the chunk its own webhookUrl names (this stack's URL),
+whatever the unsigned query says; a body over the limit is refused before it is read.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +24,10 @@ from moto import mock_aws
 
 from syncdrop.adapters.dynamo_jobs import DynamoJobStore
 from syncdrop.jobs import Chunk, ChunkStatus, chunk_keys
+from syncdrop.webhook_signature import MAX_BODY_BYTES
+from syncdrop.webhook_url import webhook_url_for
 from syncdrop_local.runtime.local_runtime import AWS_TEST_ENV, LocalRuntime
-from tests.support.events import load_event
+from tests.support.events import WEBHOOK_EVENT_URL, load_event
 
 SECRET = "whsec_fuzz_secret"
 JOB = "job-0123456789abcdef01234567"
@@ -223,12 +229,37 @@ bodies = (
     )
 )
 # Bodies and queries that reach the chunk: Sync's own shape, for the seeded job and chunk.
-status_bodies = st.builds(
-    lambda batch_id, status, extra: json.dumps({"id": batch_id, "status": status, **extra}),
-    st.sampled_from([BATCH, BATCH, "batch_other"]),
-    st.sampled_from(STATUSES),
-    st.dictionaries(st.sampled_from(["metrics", "outputUrl", "note"]), json_values, max_size=2),
+# The body's webhookUrl is a (job, chunk) of this stack's URL, another deployment's URL, or
+# absent; ``rendered`` writes it in once the stack's URL is known.
+OTHER_DEPLOYMENT = "https://other.execute-api.us-east-1.amazonaws.com/sync/webhook"
+webhook_owners = st.sampled_from(
+    [(JOB, 1), (JOB, 1), (JOB, 2), ("job-x", 1), ("other", JOB, 1), None, "garbage"]
 )
+status_payloads = st.fixed_dictionaries(
+    {
+        "id": st.sampled_from([BATCH, BATCH, "batch_other"]),
+        "status": st.sampled_from(STATUSES),
+        "webhookUrl": webhook_owners,
+    },
+    optional={
+        "outputUrl": st.sampled_from(["https://evil.example.com/x.jsonl", ""]),
+        "note": json_values,
+    },
+)
+
+
+def rendered(payload: dict[str, Any], base: str) -> str:
+    owner = payload["webhookUrl"]
+    body = {k: v for k, v in payload.items() if k != "webhookUrl"}
+    if isinstance(owner, tuple) and owner[0] == "other":
+        body["webhookUrl"] = webhook_url_for(OTHER_DEPLOYMENT, owner[1], owner[2])
+    elif isinstance(owner, tuple):
+        body["webhookUrl"] = webhook_url_for(base, *owner)
+    elif owner is not None:
+        body["webhookUrl"] = owner
+    return json.dumps(body)
+
+
 seeded_queries = st.fixed_dictionaries(
     {"job": st.sampled_from([JOB, JOB, "job-x"]), "chunk": st.sampled_from(["1", "01", "2"])}
 )
@@ -272,7 +303,8 @@ def forged_headers(kind: str, body: bytes, noise: str, offset: int) -> dict[str,
         "secret-without-prefix": sign(body, secret=SECRET.removeprefix("whsec_")),
         "other-body": sign(b"tampered:" + body),
         "stale": sign(body, at=now - TOLERANCE - 2 - offset),
-        "from-the-future": sign(body, at=now + TOLERANCE + 5 + offset),
+        # A minute past the window: a slow machine cannot bring it back inside.
+        "from-the-future": sign(body, at=now + TOLERANCE + 60 + offset),
         "valid-under-another-name": None,
         "valid-but-truncated": sign(body)[:-1],
         "huge": "t=" + str(int(now)) + ",v1=" + "ab" * 200_000,
@@ -316,27 +348,30 @@ def test_a_request_without_a_valid_fresh_signature_is_401_and_changes_nothing(
 
     after = webhooks.snapshot()
     webhooks.reset(after)
-    assert status == 401
+    assert status == (413 if len(raw_bytes(event)) > MAX_BODY_BYTES else 401)
     assert after == webhooks.seeded_state
 
 
 @EXAMPLES
 @given(
-    body=st.one_of(status_bodies, status_bodies, bodies),
+    # Three in four in Sync's shape (one_of would weigh each of ``bodies``' branches alike).
+    body=st.integers(0, 3).flatmap(lambda n: bodies if n == 0 else status_payloads),
     base64_encoded=st.booleans(),
     name=st.sampled_from(SIGNATURE_NAMES),
     extra=extra_headers,
-    query=st.one_of(seeded_queries, seeded_queries, queries),
+    query=st.one_of(seeded_queries, seeded_queries, st.none(), queries),
 )
-def test_a_signed_request_with_any_body_or_query_is_200_400_or_404_never_a_5xx(
+def test_a_signed_request_with_any_body_or_query_is_never_a_5xx_and_the_body_names_the_chunk(
     webhooks: WebhookStack,
-    body: bytes | str | None,
+    body: dict[str, Any] | bytes | str | None,
     base64_encoded: bool,
     name: str,
     extra: dict[str, str],
     query: dict[str, str] | None,
 ) -> None:
     """The query string is not signed, so a signed body can come with any query."""
+    if isinstance(body, dict):
+        body = rendered(body, WEBHOOK_EVENT_URL)
     event = event_for(body, base64_encoded=base64_encoded, headers={}, query=query)
     signed_names = {n.lower() for n in SIGNATURE_NAMES}
     headers = {k: v for k, v in extra.items() if k.lower() not in signed_names}
@@ -348,15 +383,22 @@ def test_a_signed_request_with_any_body_or_query_is_200_400_or_404_never_a_5xx(
     after = webhooks.snapshot()
     webhooks.reset(after)
     event_note(f"answered {status}")
-    assert status in (200, 400, 404)
+    assert status in (200, 400, 404, 409, 413)
+    assert (status == 413) == (len(raw_bytes(event)) > MAX_BODY_BYTES)
     if status != 200:
         assert after == webhooks.seeded_state
         return
     # Accepted: only for the seeded chunk's own batch, and it records what Sync said.
     sent = json.loads(raw_bytes(event).decode("utf-8-sig"))
-    assert query is not None
-    assert query["job"] == JOB
-    assert int(query["chunk"]) == 1
+    if sent.get("webhookUrl"):
+        # Named by the signed body; a query may only repeat it.
+        assert sent["webhookUrl"] == webhook_url_for(WEBHOOK_EVENT_URL, JOB, 1)
+        assert query is None or query.get("job", JOB) == JOB
+        assert query is None or query.get("chunk", "1") == "1"
+    else:
+        # No webhookUrl: the query found a chunk that already held this batch.
+        assert query is not None
+        assert (query.get("job"), query.get("chunk")) == (JOB, "1")
     assert sent["id"] == BATCH
     assert sent["status"] in STATUSES
     (chunk,) = [i for i in after.items if i["sk"]["S"].startswith("CHUNK#")]
@@ -372,6 +414,9 @@ def test_a_signed_request_with_any_body_or_query_is_200_400_or_404_never_a_5xx(
 def test_the_fixture_event_signed_by_the_secret_is_accepted(webhooks: WebhookStack) -> None:
     """The positive control: without it every 401 above could be a broken stack."""
     event = load_event("webhook_batch_completed.json")
+    body = json.loads(event["body"])
+    body["webhookUrl"] = webhook_url_for(WEBHOOK_EVENT_URL, JOB, 1)
+    event["body"] = json.dumps(body, separators=(",", ":"))
     event["headers"]["sync-signature"] = sign(event["body"].encode())
 
     status = webhooks.invoke(event)
@@ -384,10 +429,18 @@ def test_the_fixture_event_signed_by_the_secret_is_accepted(webhooks: WebhookSta
 
 
 @pytest.mark.parametrize("chunk", ["²", "1" * 4301], ids=["superscript-two", "4301-digits"])
+@pytest.mark.parametrize("with_url", [True, False], ids=["webhook-url", "no-webhook-url"])
 def test_a_signed_request_whose_chunk_is_digits_int_cannot_read_is_not_a_5xx(
-    webhooks: WebhookStack, chunk: str
+    webhooks: WebhookStack, chunk: str, with_url: bool
 ) -> None:
     event = load_event("webhook_batch_completed.json")
+    body = json.loads(event["body"])
+    body["webhookUrl"] = (
+        webhook_url_for(WEBHOOK_EVENT_URL, JOB, 1).replace("chunk=1", f"chunk={chunk}")
+        if with_url
+        else None
+    )
+    event["body"] = json.dumps(body)
     event["queryStringParameters"] = {"job": JOB, "chunk": chunk}
     event["headers"]["sync-signature"] = sign(event["body"].encode())
 
@@ -395,5 +448,17 @@ def test_a_signed_request_whose_chunk_is_digits_int_cannot_read_is_not_a_5xx(
 
     after = webhooks.snapshot()
     webhooks.reset(after)
-    assert status in (400, 404)
+    assert status in (404, 409)
     assert after == webhooks.seeded_state
+
+
+def test_a_1_mb_body_is_413_signed_or_not(webhooks: WebhookStack) -> None:
+    event = load_event("webhook_batch_completed.json")
+    event["body"] = event["body"][:-1] + ',"pad":"' + "x" * 1_000_000 + '"}'
+    for signature in (sign(event["body"].encode()), "t=1,v1=00"):
+        event["headers"]["sync-signature"] = signature
+        status = webhooks.invoke(event)
+        after = webhooks.snapshot()
+        webhooks.reset(after)
+        assert status == 413
+        assert after == webhooks.seeded_state

@@ -159,6 +159,43 @@ def test_webhook_route_is_throttled_and_the_function_cannot_touch_results(templa
     assert "dynamodb:DeleteItem" not in granted
 
 
+def test_the_webhook_role_cannot_read_the_api_key(template):
+    """receive_webhook never calls Sync: its only secret is the webhook secret."""
+    policies = template["Resources"]["ReceiveWebhookFunction"]["Properties"]["Policies"]
+    assert "SyncApiKeySecret" not in json.dumps(policies)
+    # One Secrets Manager grant (SAM template or statement alike), naming the webhook secret.
+    (grant,) = [p for p in policies if "secretsmanager" in json.dumps(p).lower()]
+    assert grant == {
+        "Fn::If": [
+            "HasWebhookSecret",
+            {
+                "AWSSecretsManagerGetSecretValuePolicy": {
+                    "SecretArn": {"Ref": "SyncWebhookSecretValue"}
+                }
+            },
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+
+
+def test_webhook_concurrency_is_reserved_from_a_parameter_that_0_turns_off(template):
+    parameter = template["Parameters"]["WebhookReservedConcurrency"]
+    assert parameter["Type"] == "Number"
+    assert parameter["MinValue"] == 0
+    # Lambda keeps 100 of an account's concurrency unreserved: stay well below a 1,000 quota.
+    assert 1 <= parameter["Default"] <= 50
+    condition = template["Conditions"]["HasWebhookReservation"]
+    assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": "WebhookReservedConcurrency"}, "0"]}]}
+    function = template["Resources"]["ReceiveWebhookFunction"]["Properties"]
+    assert function["ReservedConcurrentExecutions"] == {
+        "Fn::If": [
+            "HasWebhookReservation",
+            {"Ref": "WebhookReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+
+
 def test_no_function_gets_wildcard_actions(template):
     for name, function in resources_of(template, "AWS::Serverless::Function").items():
         for policy in function["Properties"]["Policies"]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -115,14 +117,66 @@ def test_open_chunks_index_oldest_first_and_sparse(store):
     assert store.open_chunks(ChunkStatus.FAILED) == []  # terminal chunks leave the index
 
 
-def test_concurrent_claims_never_exceed_the_limit(store):
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the workers never got there"
+        time.sleep(0.001)
+
+
+def test_concurrent_claims_never_exceed_the_limit(store, moto_world):
+    # Real threads into moto through the world: one request in moto at a time, overlapping
+    # transactions on the CAPACITY item cancelled as DynamoDB cancels them, and retried.
     chunks = [chunk(f"job-{j}", n) for j in range(3) for n in range(1, 5)]
     for c in chunks:
         store.put_chunk(c)
     with ThreadPoolExecutor(max_workers=6) as pool:
         results = list(pool.map(lambda c: store.claim_for_submission(c, limit=3, now=T0), chunks))
     assert results.count(Claim.CLAIMED) == 3
+    assert results.count(Claim.NO_CAPACITY) == 9
     assert len(store.open_batch_holders()) == 3
+    assert moto_world.stats["transactions"] >= 12
+
+
+def test_conflicting_claims_are_retried_until_each_has_its_answer(store, moto_world):
+    chunks = [chunk("job-1", n) for n in range(1, 7)]
+    for c in chunks:
+        store.put_chunk(c)
+    # Hold moto while every worker starts: the first claim waits in flight on the CAPACITY
+    # item, so each of the others is cancelled with a TransactionConflict at least once.
+    with moto_world.lock, ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+        claims = [pool.submit(store.claim_for_submission, c, limit=4, now=T0) for c in chunks]
+        wait_for(lambda: moto_world.stats["transaction_conflicts"] >= len(chunks) - 1)
+        moto_world.lock.release()  # let the held claim in; the others retry behind it
+        try:
+            results = [claim.result(timeout=30) for claim in claims]
+        finally:
+            moto_world.lock.acquire()
+    assert sorted(results) == sorted([Claim.CLAIMED] * 4 + [Claim.NO_CAPACITY] * 2)
+    assert len(store.open_batch_holders()) == 4
+    claimed = [c for c, r in zip(chunks, results, strict=True) if r is Claim.CLAIMED]
+    assert {c.holder for c in claimed} == store.open_batch_holders()
+    assert all(store.get_chunk("job-1", c.number).attempts == 1 for c in claimed)
+
+
+def test_a_write_to_an_item_a_transaction_holds_is_retried(store, moto_world):
+    c = chunk("job-1", 1)
+    store.put_chunk(c)
+    store.claim_for_submission(c, limit=1, now=T0)
+    transactions = moto_world.stats["transactions"]
+    with moto_world.lock, ThreadPoolExecutor(max_workers=2) as pool:
+        submitted = pool.submit(store.mark_submitted, c, "batch_1", now=T0)
+        wait_for(lambda: moto_world.stats["transactions"] > transactions)  # now in flight
+        status = pool.submit(store.record_sync_status, c, "PROCESSING", now=T0)
+        wait_for(lambda: moto_world.stats["write_conflicts"] >= 1)
+        moto_world.lock.release()
+        try:
+            assert submitted.result(timeout=30) is True
+            assert status.result(timeout=30) is True
+        finally:
+            moto_world.lock.acquire()
+    stored = store.get_chunk("job-1", 1)
+    assert (stored.status, stored.last_sync_status) == (ChunkStatus.SUBMITTED, "PROCESSING")
 
 
 def test_close_chunk_releases_capacity_once_and_marks_results_written(store):

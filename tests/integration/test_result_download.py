@@ -33,7 +33,9 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost")
 RESULT_TTL = 900
 SYNC_BASE = "https://api.sync.so"
 OUTPUT_URL = f"{SYNC_BASE}/v2/batches/batch_abc123/result"
-SIGNED_URL = "https://results.s3.us-east-1.amazonaws.com/batch_abc123.jsonl?X-Amz-Signature=abc"
+SIGNED_URL = "https://storage.sync.so/batch_abc123.jsonl?X-Amz-Signature=abc"
+# The ResultUrlHosts parameter's default, as a deployment passes it (RESULT_URL_HOSTS).
+DEPLOYED_HOSTS = ("*.sync.so",)
 
 
 class RecordingTransport(httpx.BaseTransport):
@@ -94,7 +96,10 @@ class FakeResultHost:
 
     def downloader(self) -> ResultDownloader:
         return ResultDownloader(
-            api_base_url=SYNC_BASE, policy=FAST, transport=httpx.MockTransport(self)
+            api_base_url=SYNC_BASE,
+            allowed_redirect_hosts=DEPLOYED_HOSTS,
+            policy=FAST,
+            transport=httpx.MockTransport(self),
         )
 
 
@@ -332,13 +337,11 @@ def test_redirect_to_a_disallowed_target_is_refused(location):
     "location",
     [
         SIGNED_URL,
-        "https://d111111abcdef8.cloudfront.net/r.jsonl?Signature=x&Key-Pair-Id=y",
-        "https://storage.googleapis.com/bucket/r.jsonl?X-Goog-Signature=z",
-        "https://files.sync.so/r.jsonl",
+        "https://output.sync.so/batch_abc123_results.jsonl",
         "/v2/batches/batch_abc123/result.jsonl",  # relative: stays on the API host
     ],
 )
-def test_redirects_to_the_usual_result_hosts_are_followed(location):
+def test_redirects_to_the_deployed_result_hosts_are_followed(location):
     body = [result_line("r1") + b"\n" + result_line("r2") + b"\n"]
     seen: list[httpx.Request] = []
 
@@ -349,7 +352,10 @@ def test_redirects_to_the_usual_result_hosts_are_followed(location):
         return httpx.Response(200, stream=ChunkStream(body))
 
     downloader = ResultDownloader(
-        api_base_url=SYNC_BASE, policy=FAST, transport=httpx.MockTransport(handler)
+        api_base_url=SYNC_BASE,
+        allowed_redirect_hosts=DEPLOYED_HOSTS,
+        policy=FAST,
+        transport=httpx.MockTransport(handler),
     )
     assert [json.loads(line)["request_id"] for line in downloader.lines(OUTPUT_URL)] == [
         "r1",
@@ -412,13 +418,54 @@ def test_host_patterns(host, pattern, expected):
     assert host_matches(host, pattern) is expected
 
 
-def test_default_hosts_are_the_documented_patterns():
-    assert DEFAULT_RESULT_HOSTS == (
-        "*.sync.so",
-        "*.amazonaws.com",
-        "*.cloudfront.net",
-        "storage.googleapis.com",
+def test_by_default_only_the_api_host_is_allowed():
+    assert DEFAULT_RESULT_HOSTS == ()
+
+
+@pytest.mark.parametrize(
+    ("location", "extra"),
+    [
+        # Any bucket of any account: no longer allowed by a blanket *.amazonaws.com.
+        ("https://attacker-bucket.s3.us-east-1.amazonaws.com/r.jsonl", "results.example.net"),
+        ("https://d111111abcdef8.cloudfront.net/r.jsonl", "*.example.net"),
+        ("https://storage.googleapis.com/bucket/r.jsonl", ""),
+        ("https://sync.so.evil.example/r.jsonl", ""),
+    ],
+)
+def test_hosts_outside_the_deployments_list_are_refused(location, extra):
+    hosts = tuple(h for h in (*DEPLOYED_HOSTS, extra) if h)
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(302, headers={"location": location})
+
+    downloader = ResultDownloader(
+        api_base_url=SYNC_BASE,
+        allowed_redirect_hosts=hosts,
+        policy=FAST,
+        transport=httpx.MockTransport(handler),
     )
+    with pytest.raises(ResultUrlRefused, match="ResultUrlHosts"):
+        list(downloader.lines(OUTPUT_URL))
+    assert [r.url.host for r in seen] == ["api.sync.so"]
+
+
+def test_a_host_the_deployment_adds_is_followed():
+    location = "https://outputs-bucket.s3.us-west-2.amazonaws.com/r.jsonl?X-Amz-Signature=s"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "api.sync.so":
+            return httpx.Response(302, headers={"location": location})
+        return httpx.Response(200, content=result_line("r1") + b"\n")
+
+    downloader = ResultDownloader(
+        api_base_url=SYNC_BASE,
+        allowed_redirect_hosts=(*DEPLOYED_HOSTS, "outputs-bucket.s3.us-west-2.amazonaws.com"),
+        policy=FAST,
+        transport=httpx.MockTransport(handler),
+    )
+    assert len(list(downloader.lines(OUTPUT_URL))) == 1
 
 
 @pytest.mark.parametrize("pattern", ["*", "*.", "", "a*.sync.so", "*.*.so", "sync.so/x"])

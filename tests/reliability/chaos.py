@@ -10,14 +10,15 @@ from typing import Any
 from syncdrop import crash_points
 from syncdrop_local.emulator import FaultPlan
 from tests.support.csv_files import campaign_rows, to_csv
-from tests.support.invariants import InvariantReport, check_invariants
-from tests.support.local_system import LocalSystem, run_to_the_end
+from tests.support.invariants import InvariantReport, captured_logs, check_invariants
+from tests.support.local_system import API_KEY, WEBHOOK_SECRET, LocalSystem, run_to_the_end
 
-# The reconciler and the report lease on a seconds scale, so recovery shows within the run.
+# The reconciler and the leases on a seconds scale, so recovery shows within the run.
 FAST_BACKSTOP = {
     "POLL_AFTER_MINUTES": "0.05",
     "SUBMITTING_GRACE_MINUTES": "0.05",
     "REPORT_LEASE_SECONDS": "3",
+    "FAN_OUT_LEASE_SECONDS": "3",
 }
 
 
@@ -32,6 +33,7 @@ class ChaosFigures:
     crashes: list[str] = field(default_factory=list)
     rows_by_status: dict[str, int] = field(default_factory=dict)
     rows_lost: int = 0
+    copies_failed: int = 0
     duplicate_submissions: int = 0
     duplicate_emails: int = 0
     emails: int = 0
@@ -52,12 +54,20 @@ def run_chaos(
     timeout: float,
     intensity: float = 1.0,
     batch_max_lines: int = 500,
+    copy_outputs: bool = False,
+    knobs: dict[str, Any] | None = None,
 ) -> tuple[ChaosFigures, InvariantReport]:
+    """``copy_outputs``: the videos are copied too, so the output-video faults (refused, reset,
+    truncated) are met; a copy costs ~7 requests to moto, so those runs are kept smaller.
+    ``knobs``: fault knobs set on top of the ``everything`` preset."""
     system: LocalSystem = local_system(
         batch_concurrency=batch_concurrency,
         environment=FAST_BACKSTOP,
-        parameters={"BatchMaxLines": str(batch_max_lines)},
-        faults=FaultPlan.everything(seed=seed, intensity=intensity),
+        parameters={
+            "BatchMaxLines": str(batch_max_lines),
+            "CopyOutputs": "true" if copy_outputs else "false",
+        },
+        faults=FaultPlan.everything(seed=seed, intensity=intensity).configure(**(knobs or {})),
         time_scale=0.0,
         seed=seed,
     )
@@ -79,15 +89,17 @@ def run_chaos(
         system.drop(key, uploads[key])
         figures.rows += per_file
     try:
-        run_to_the_end(system, files=files, timeout=timeout, schedule_every=1.0)
+        with captured_logs(watch=(API_KEY, WEBHOOK_SECRET)) as logs:
+            run_to_the_end(system, files=files, timeout=timeout, schedule_every=1.0)
     finally:
         figures.wall_seconds = round(time.monotonic() - started, 1)
         figures.crashes = list(crash_points.fired)
         crash_points.disarm_all()
-    report = check_invariants(system, uploads, batch_concurrency=batch_concurrency)
+    report = check_invariants(system, uploads, batch_concurrency=batch_concurrency, logs=logs.text)
     figures.faults_injected = {k: v for k, v in system.emulator.faults.counts().items() if v}
     figures.rows_by_status = dict(report.rows_by_status)
     figures.rows_lost = report.rows_lost
+    figures.copies_failed = sum(1 for row in system.results() if row.get("copy_error"))
     figures.duplicate_submissions = report.duplicate_submissions
     figures.duplicate_emails = report.duplicate_emails
     figures.emails = report.emails

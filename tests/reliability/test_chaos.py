@@ -26,6 +26,30 @@ def test_every_fault_at_once_small(local_system):
     assert sum(figures.faults_injected.values()) > 0
 
 
+MEDIA_FAULTS = ("media_refused", "media_reset", "media_truncated")
+
+
+def test_every_fault_at_once_with_videos_copied(local_system):
+    # A tenth of the videos refused, reset or truncated on every fetch: their copies are given
+    # up with a reason, the rows stay COMPLETED with Sync's link, and each file gets its email.
+    figures, report = run_chaos(
+        local_system,
+        files=2,
+        rows=120,
+        batch_concurrency=2,
+        seed=5,
+        timeout=150,
+        batch_max_lines=30,
+        copy_outputs=True,
+        knobs={f"{kind}_rate": 0.04 for kind in MEDIA_FAULTS},
+    )
+    report.assert_holds()
+    assert figures.rows_lost == figures.duplicate_submissions == figures.duplicate_emails == 0
+    assert figures.emails == 2
+    assert all(figures.faults_injected.get(kind, 0) > 0 for kind in MEDIA_FAULTS), figures
+    assert figures.copies_failed > 0
+
+
 @pytest.mark.soak
 def test_soak_25000_rows_20_files_every_fault(local_system):
     figures, report = run_chaos(
@@ -41,3 +65,24 @@ def test_soak_25000_rows_20_files_every_fault(local_system):
     print("\nsoak figures:\n" + figures.to_json())
     report.assert_holds()
     assert figures.rows_lost == figures.duplicate_submissions == figures.duplicate_emails == 0
+
+
+@pytest.mark.soak
+def test_soak_with_videos_copied_every_fault(local_system):
+    # Copies cost ~7 requests to moto per row: this part of the soak is smaller.
+    figures, report = run_chaos(
+        local_system,
+        files=int(os.environ.get("SOAK_COPY_FILES", "5")),
+        rows=int(os.environ.get("SOAK_COPY_ROWS", "1000")),
+        batch_concurrency=3,
+        seed=int(os.environ.get("SOAK_SEED", "7")),
+        timeout=float(os.environ.get("SOAK_TIMEOUT", "1800")),
+        batch_max_lines=100,
+        copy_outputs=True,
+    )
+    out = Path(os.environ.get("SOAK_COPY_REPORT", "soak-copies-report.json"))
+    out.write_text(figures.to_json() + "\n")
+    print("\nsoak figures (videos copied):\n" + figures.to_json())
+    report.assert_holds()
+    assert figures.rows_lost == figures.duplicate_submissions == figures.duplicate_emails == 0
+    assert figures.emails == figures.files

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ FAST_BACKSTOP = {
     "POLL_AFTER_MINUTES": "0.02",
     "SUBMITTING_GRACE_MINUTES": "0.02",
     "REPORT_LEASE_SECONDS": "2",
+    "FAN_OUT_LEASE_SECONDS": "2",
 }
 
 
@@ -164,3 +166,180 @@ def test_two_uploads_of_one_key_are_two_jobs_with_two_emails(local_system):
     run_to_the_end(system, files=2)
     assert len(system.jobs()) == 2
     assert len(system.runtime.collect_emails()) == 2
+
+
+# --- liveness: every way a job can stall still ends in its one email ------------------------------
+def pass_the_deadline(system: LocalSystem) -> None:
+    """Move every unreported job's deadline into the past, as if JobDeadlineHours had gone by
+    (the job item's ``deadline`` and its place in the OpenChunks index)."""
+    db, table = system.runtime.stack.client("dynamodb"), system.runtime.stack.ref("JobTable")
+    past = {"S": (datetime.now(UTC) - timedelta(seconds=1)).isoformat(timespec="milliseconds")}
+    for job in system.jobs():
+        db.update_item(
+            TableName=table,
+            Key={"pk": {"S": f"JOB#{job['job_id']}"}, "sk": {"S": "JOB"}},
+            UpdateExpression="SET deadline = :past, open_since = :past",
+            ConditionExpression="open_status = :deadline",
+            ExpressionAttributeValues={":past": past, ":deadline": {"S": "DEADLINE"}},
+        )
+
+
+def move_to_dead_letters(system: LocalSystem, queue: str, dead_letters: str) -> int:
+    """What SQS does after maxReceiveCount failures: the messages leave for the DLQ."""
+    sqs = system.runtime.stack.client("sqs")
+    source, target = system.runtime.stack.ref(queue), system.runtime.stack.ref(dead_letters)
+    moved = 0
+    while messages := sqs.receive_message(
+        QueueUrl=source, MaxNumberOfMessages=10, WaitTimeSeconds=2
+    ).get("Messages"):
+        for message in messages:
+            sqs.send_message(QueueUrl=target, MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=source, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    return moved
+
+
+def without_function(system: LocalSystem, logical_id: str) -> None:
+    """Nothing consumes that function's queue (its messages wait, as in a DLQ)."""
+    sources = system.runtime.sqs_sources
+    sources[:] = [s for s in sources if s.function.spec.logical_id != logical_id]
+
+
+def csv_rows(system: LocalSystem, key: str) -> list[dict[str, str]]:
+    header, *body = system.results_csv(key)
+    return [dict(zip(header, row, strict=False)) for row in body]
+
+
+def test_a_crash_after_the_job_is_recorded_before_the_file_is_read(local_system):
+    system = start(local_system)
+    crash_points.arm(crash_points.INTAKE_AFTER_JOB_RECORDED)
+    uploads = drop_files(system, 1, 60)
+    report = finish(system, uploads)
+    assert crash_points.fired == [crash_points.INTAKE_AFTER_JOB_RECORDED]
+    assert report.emails == 1
+
+
+def test_a_crash_after_a_copy_is_recorded_before_its_chunk_is_marked(local_system):
+    system = local_system(
+        batch_concurrency=CONCURRENCY,
+        parameters={**PARAMETERS, "CopyOutputs": "true"},
+        environment=FAST_BACKSTOP,
+    )
+    crash_points.arm(crash_points.COPY_AFTER_RECORDED, after=20)  # the chunk's last copies
+    uploads = drop_files(system, 1, 40)
+    finish(system, uploads)
+    assert crash_points.fired == [crash_points.COPY_AFTER_RECORDED]
+    rows = csv_rows(system, "results/file-0.results.csv")
+    done = [r for r in rows if r["status"] == "COMPLETED"]
+    assert len(done) == 39
+    assert all(r["output_url"].startswith("s3://") for r in done)
+
+
+def test_a_fan_out_with_a_permanent_error_ends_its_chunks_and_frees_their_slots(local_system):
+    system = start(local_system)
+    port = httpx.URL(system.emulator.url).port
+    # Result links now lead to a host syncdrop does not fetch from: no retry can help.
+    system.emulator.settings.signed_base = f"http://localhost:{port}"
+    uploads = drop_files(system, 2, 100)  # 8 chunks through 2 slots
+    report = finish(system, uploads)
+    assert report.rows_by_status == {"FAILED": 198, "REJECTED": 2}
+    rows = csv_rows(system, "results/file-1.results.csv")
+    assert all("localhost" in r["error_message"] for r in rows if r["status"] == "FAILED")
+
+
+def test_a_result_file_that_keeps_failing_spends_the_chunks_budget(local_system):
+    system = local_system(
+        batch_concurrency=CONCURRENCY,
+        parameters=PARAMETERS,
+        environment={**FAST_BACKSTOP, "FAN_OUT_ATTEMPTS": "3"},
+    )
+    system.emulator.faults.result_error_rate = 1.0
+    uploads = drop_files(system, 1, 60)
+    report = finish(system, uploads, timeout=120)
+    assert report.rows_by_status == {"FAILED": 59, "REJECTED": 1}
+    rows = csv_rows(system, "results/file-0.results.csv")
+    assert all("after 3 attempts" in r["error_message"] for r in rows if r["status"] == "FAILED")
+
+
+def test_results_messages_lost_to_the_dlq_are_recovered_by_the_reconciler(local_system):
+    system = start(local_system)
+    uploads = drop_files(system, 1, 60)
+    system.settle()
+    system.finish_batches()  # the webhooks put one results message per batch on the queue
+    deadline = time.monotonic() + 30
+    moved = 0
+    while moved < 2 and time.monotonic() < deadline:
+        moved += move_to_dead_letters(system, "ResultsQueue", "ResultsDeadLetterQueue")
+    assert moved == 2
+    report = finish(system, uploads)
+    assert report.emails == 1
+    assert report.rows_by_status["COMPLETED"] == 59
+
+
+def test_a_copy_task_lost_to_the_dlq_is_finished_at_the_deadline(local_system):
+    system = local_system(
+        batch_concurrency=CONCURRENCY,
+        parameters={**PARAMETERS, "CopyOutputs": "true"},
+        environment=FAST_BACKSTOP,
+    )
+    without_function(system, "CopyOutputsFunction")
+    uploads = drop_files(system, 1, 40)
+    system.settle()
+    system.finish_batches()
+    system.settle()
+    assert move_to_dead_letters(system, "OutputsQueue", "OutputsDeadLetterQueue") == 39
+    pass_the_deadline(system)
+    report = finish(system, uploads, timeout=60)
+    assert report.emails == 1
+    rows = csv_rows(system, "results/file-0.results.csv")
+    done = [r for r in rows if r["status"] == "COMPLETED"]
+    assert len(done) == 39
+    assert all(r["error_code"] == "NOT_COPIED" for r in done)
+    assert all(r["output_url"].startswith(system.emulator.url) for r in done)
+
+
+def test_an_intake_message_in_the_dlq_is_finished_at_the_deadline(local_system):
+    system = start(local_system)
+    crash_points.arm(crash_points.INTAKE_AFTER_JOB_RECORDED)
+    system.drop("incoming/never-read.csv", to_csv(campaign_rows(40)))
+    system.runtime.run_until(lambda: bool(crash_points.fired))  # intake records the job, dies
+    assert crash_points.fired == [crash_points.INTAKE_AFTER_JOB_RECORDED]
+    assert move_to_dead_letters(system, "IntakeQueue", "IntakeDeadLetterQueue") == 1
+    pass_the_deadline(system)
+    run_to_the_end(system, files=1, timeout=60)
+    (email,) = system.runtime.collect_emails()
+    assert "could not be processed" in email.subject
+    assert "could not finish reading this file before its deadline" in email.body
+    (job,) = system.jobs()
+    assert job["status"] == "FAILED"
+    assert system.emulator.batches == []
+
+
+def test_a_batch_sync_never_finishes_is_timed_out_then_its_late_outcome_rewrites_the_csv(
+    local_system,
+):
+    # Sync takes ~116 days a row: nothing finishes before the deadline.
+    system = start(local_system, processing_seconds_per_line=10_000_000)
+    uploads = drop_files(system, 1, 60)
+    system.settle()
+    assert len(system.emulator.batches) == 2  # both chunks are at Sync
+    pass_the_deadline(system)
+    run_to_the_end(system, files=1, timeout=60)
+    (email,) = system.runtime.collect_emails()
+    assert "59 timed out" in email.subject
+    rows = csv_rows(system, "results/file-0.results.csv")
+    assert {r["status"] for r in rows} == {"TIMED_OUT", "REJECTED"}
+    assert "deadline passed" in rows[0]["error_message"]
+    # Sync finishes after all: the outcomes land and the CSV is rewritten, with no new email.
+    system.emulator.advance(10**10)
+
+    def rewritten() -> bool:
+        statuses = {r["status"] for r in csv_rows(system, "results/file-0.results.csv")}
+        return "TIMED_OUT" not in statuses
+
+    system.runtime.run_until(rewritten, timeout=60, on_round=system.runtime.run_schedules)
+    system.settle()
+    report = check_invariants(system, uploads, batch_concurrency=CONCURRENCY)
+    report.assert_holds()
+    assert report.emails == 1
+    assert report.rows_by_status == {"COMPLETED": 59, "REJECTED": 1}

@@ -16,6 +16,11 @@ def load_event(name: str) -> dict[str, Any]:
     return event
 
 
+# The URL events/webhook_batch_completed.json was sent to: the receiving function compares the
+# signed body's webhookUrl with the URL of the request itself.
+WEBHOOK_EVENT_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/sync/webhook"
+
+
 def intake_event(bucket: str, key: str, version_id: str | None, size: int) -> dict[str, Any]:
     """events/intake_s3_object_created.json for this object (key URL-encoded as S3 does)."""
     event = load_event("intake_s3_object_created.json")

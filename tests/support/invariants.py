@@ -1,17 +1,29 @@
-"""design.md's six invariants, checked from stored state and the emulator's own records."""
+"""design.md's six invariants, checked from stored state and the emulator's own records.
+
+:func:`gather` reads a finished run once into a :class:`RunState`; each ``check_*`` function
+reads only that state, so a test can hand one a broken state and see it complain.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import logging
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from syncdrop_local.emulator import verify_signature_header
 from syncdrop_local.state_view import table_items
 from tests.support.local_system import LocalSystem
 
-TERMINAL_ROW = {"COMPLETED", "FAILED", "REJECTED"}
+TERMINAL_ROW = {"COMPLETED", "FAILED", "REJECTED", "TIMED_OUT"}
 FINAL_JOB = {"COMPLETED", "FAILED", "VALIDATED"}
+FINAL_CHUNK = {"COMPLETED", "FAILED"}
 
 
 @dataclass
@@ -24,84 +36,364 @@ class InvariantReport:
     emails: int = 0
     duplicate_emails: int = 0
     max_open_batches: int = 0
+    unsigned_webhooks_refused: int = 0
     problems: list[str] = field(default_factory=list)
 
     def assert_holds(self) -> None:
-        assert not self.problems, "invariants broken:\n" + "\n".join(self.problems)
+        assert not self.problems, "invariants broken:\n" + "\n".join(self.problems[:50])
 
 
-def _owner(webhook_url: str | None) -> tuple[str, str] | None:
+@dataclass(frozen=True)
+class SyncBatch:
+    """A batch as the emulator recorded it: who it says it belongs to, what it generated."""
+
+    id: str
+    webhook_url: str | None
+    generation_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook POST the emulator sent, and the answer it got."""
+
+    batch_id: str
+    body: bytes
+    signature: str | None
+    status_code: int | None
+
+
+@dataclass
+class RunState:
+    """Everything the checks read, gathered once at the end of a run."""
+
+    uploads: dict[str, bytes]
+    jobs: dict[str, dict[str, Any]]
+    chunks: list[dict[str, Any]]
+    rows: dict[str, list[dict[str, Any]]]  # results items that are rows, by job id
+    batches: list[SyncBatch]
+    deliveries: list[Delivery]
+    email_job_ids: list[str | None]
+    max_open_batches: int
+    batch_concurrency: int
+    webhook_secret: str | None
+    upload_versions: dict[str, list[bytes]]  # the bytes of every version of each upload key
+    secrets: tuple[str, ...] = ()
+    logs: str | None = None  # what the run logged, when it captured it
+    deleted_uploads: set[str] = field(default_factory=set)  # keys with a delete marker
+
+
+def owner(webhook_url: str | None) -> tuple[str, str] | None:
+    """The (job, chunk) a batch's ``webhookUrl`` names, or None."""
     if not webhook_url:
         return None
     query = parse_qs(urlsplit(webhook_url).query)
-    return query.get("job", [""])[0], query.get("chunk", [""])[0]
+    job, chunk = query.get("job", [""])[0], query.get("chunk", [""])[0]
+    return (job, chunk) if job and chunk else None
+
+
+def expected_row_numbers(key: str, body: bytes) -> list[int]:
+    """The row numbers a person sees for an upload's data rows (a spreadsheet's numbering for
+    CSV: the header is row 1, blank records count but hold no row; line numbers for JSONL)."""
+    text = body.decode("utf-8-sig", errors="replace")
+    if key.endswith(".jsonl"):
+        return [n for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = max(",;\t", key=header.count)
+    records = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    numbers: list[int] = []
+    header_seen = False
+    for number, record in enumerate(records, start=1):
+        if not any(cell.strip() for cell in record):
+            continue
+        if header_seen:
+            numbers.append(number)
+        header_seen = True
+    return numbers
+
+
+def gather(
+    system: LocalSystem,
+    uploads: dict[str, bytes],
+    *,
+    batch_concurrency: int,
+    logs: str | None = None,
+) -> RunState:
+    stack = system.runtime.stack
+    emulator = system.emulator
+    items = table_items(stack, "JobTable")
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for item in table_items(stack, "ResultsTable"):
+        if "row_number" in item:  # the table may hold other kinds of item
+            rows.setdefault(item["job_id"], []).append(item)
+    batches = []
+    for batch in emulator.batches:
+        generations = {
+            str(line["response"]["id"])
+            for line in emulator.result_lines(batch.id)
+            if isinstance(line.get("response"), dict)
+        }
+        batches.append(SyncBatch(batch.id, batch.webhook_url, frozenset(generations)))
+    deliveries = [
+        Delivery(
+            batch_id=d.batch_id,
+            body=d.body,
+            signature=d.headers.get(emulator.settings.signature_header),
+            status_code=d.status_code,
+        )
+        for d in emulator.webhook_deliveries
+    ]
+    s3 = stack.client("s3")
+    versions: dict[str, list[bytes]] = {}
+    deleted: set[str] = set()
+    for key in uploads:
+        listing = s3.list_object_versions(Bucket=system.bucket, Prefix=key)
+        if any(m["Key"] == key for m in listing.get("DeleteMarkers", [])):
+            deleted.add(key)
+        found = listing.get("Versions", [])
+        versions[key] = [
+            s3.get_object(Bucket=system.bucket, Key=key, VersionId=v["VersionId"])["Body"].read()
+            for v in found
+            if v["Key"] == key
+        ]
+    parameters = stack.resolver.parameters
+    return RunState(
+        uploads=uploads,
+        jobs={i["job_id"]: i for i in items if i.get("type") == "job"},
+        chunks=[i for i in items if i.get("type") == "chunk"],
+        rows=rows,
+        batches=batches,
+        deliveries=deliveries,
+        email_job_ids=[e.attributes.get("job_id") for e in system.runtime.collect_emails()],
+        max_open_batches=emulator.max_concurrent_open,
+        batch_concurrency=batch_concurrency,
+        webhook_secret=parameters.get("SyncWebhookSecret") or None,
+        upload_versions=versions,
+        secrets=tuple(
+            s for s in (parameters.get("SyncApiKey"), parameters.get("SyncWebhookSecret")) if s
+        ),
+        logs=logs,
+        deleted_uploads=deleted,
+    )
 
 
 def check_invariants(
-    system: LocalSystem, uploads: dict[str, bytes], *, batch_concurrency: int
+    system: LocalSystem,
+    uploads: dict[str, bytes],
+    *,
+    batch_concurrency: int,
+    logs: str | None = None,
 ) -> InvariantReport:
-    report = InvariantReport(files=len(uploads))
-    stack = system.runtime.stack
-    items = table_items(stack, "JobTable")
-    jobs = {i["job_id"]: i for i in items if i.get("type") == "job"}
-    chunks = [i for i in items if i.get("type") == "chunk"]
-    results: dict[str, list[dict[str, Any]]] = {}
-    for item in table_items(stack, "ResultsTable"):
-        results.setdefault(item["job_id"], []).append(item)
+    return check_state(gather(system, uploads, batch_concurrency=batch_concurrency, logs=logs))
 
-    # 1. Every input row ends in exactly one terminal state.
-    if len(jobs) != len(uploads):
-        report.problems.append(f"{len(uploads)} files but {len(jobs)} jobs")
-    for job_id, job in jobs.items():
+
+def check_state(state: RunState) -> InvariantReport:
+    report = InvariantReport(files=len(state.uploads))
+    for check in (
+        check_rows,
+        check_submissions,
+        check_emails,
+        check_open_batches,
+        check_webhooks_and_secrets,
+        check_uploads,
+    ):
+        check(state, report)
+    return report
+
+
+# 1. Every input row ends in exactly one terminal state (with a reason when not COMPLETED).
+def check_rows(state: RunState, report: InvariantReport) -> None:
+    if len(state.jobs) != len(state.uploads):
+        report.problems.append(f"{len(state.uploads)} files but {len(state.jobs)} jobs")
+    for job_id, job in state.jobs.items():
         if job["status"] not in FINAL_JOB:
             report.problems.append(f"{job_id} ended {job['status']}")
-        rows = int(job.get("rows", 0))
-        mine = results.get(job_id, [])
-        report.rows += rows
-        numbers = Counter(int(i["row_number"]) for i in mine)
-        doubled = [n for n, c in numbers.items() if c > 1]
-        if doubled:
-            report.problems.append(f"{job_id}: rows {doubled[:5]} recorded twice")
-        if job["status"] == "COMPLETED" and len(numbers) != rows:
-            report.rows_lost += rows - len(numbers)
-            report.problems.append(f"{job_id}: {rows} rows but {len(numbers)} results")
+        count = int(job.get("rows", 0))
+        mine = state.rows.get(job_id, [])
+        report.rows += count
+        if count == 0 and not mine:
+            if job["status"] != "FAILED" or not job.get("message"):
+                report.problems.append(f"{job_id}: no rows and no reason")
+            continue  # the whole file was refused, with its reason
+        if job["status"] == "VALIDATED" and not mine:
+            continue  # a dry run: its email gives the verdict, no row goes to Sync
+        upload = state.uploads.get(str(job.get("key")))
+        expected = (
+            expected_row_numbers(str(job["key"]), upload)
+            if upload is not None
+            else list(range(1, count + 1))
+        )
+        if len(expected) != count:
+            report.problems.append(f"{job_id}: the file has {len(expected)} rows, the job {count}")
+        numbers = Counter(int(item["row_number"]) for item in mine)
+        missing = sorted(set(expected) - set(numbers))
+        doubled = sorted(n for n, c in numbers.items() if c > 1)
+        strangers = sorted(set(numbers) - set(expected))
+        report.rows_lost += len(missing)
+        for what, found in (
+            ("without a result", missing),
+            ("recorded twice", doubled),
+            ("not in the file", strangers),
+        ):
+            if found:
+                report.problems.append(f"{job_id}: rows {found[:5]} {what} ({len(found)})")
         for item in mine:
-            report.rows_by_status[item["status"]] += 1
-            if item["status"] not in TERMINAL_ROW:
-                report.problems.append(f"{job_id} row {item['row_number']}: {item['status']}")
-            if item["status"] != "COMPLETED" and not item.get("error_message"):
+            status = item.get("status")
+            report.rows_by_status[str(status)] += 1
+            if status not in TERMINAL_ROW:
+                report.problems.append(f"{job_id} row {item['row_number']}: {status}")
+            elif status != "COMPLETED" and not item.get("error_message"):
                 report.problems.append(f"{job_id} row {item['row_number']}: no reason given")
-    for chunk in chunks:
-        if chunk["status"] not in ("COMPLETED", "FAILED") or not chunk.get("results_written"):
+    for chunk in state.chunks:
+        if chunk["status"] not in FINAL_CHUNK or not chunk.get("results_written"):
             report.problems.append(f"chunk {chunk['job_id']}#{chunk['number']} {chunk['status']}")
 
-    # 2. A chunk is submitted to Sync at most once.
-    owners = Counter(_owner(b.webhook_url) for b in system.emulator.batches)
-    owners.pop(None, None)
-    report.duplicate_submissions = sum(c - 1 for c in owners.values() if c > 1)
-    if report.duplicate_submissions:
-        twice = [o for o, c in owners.items() if c > 1]
+
+# 2. A row reaches Sync at most once: every batch names its chunk, and no chunk twice.
+def check_submissions(state: RunState, report: InvariantReport) -> None:
+    owners: Counter[tuple[str, str]] = Counter()
+    for batch in state.batches:
+        named = owner(batch.webhook_url)
+        if named is None:
+            report.problems.append(f"batch {batch.id} at Sync names no job and chunk")
+            continue
+        if named[0] not in state.jobs:
+            report.problems.append(f"batch {batch.id} at Sync belongs to no job: {named}")
+        owners[named] += 1
+    twice = [o for o, c in owners.items() if c > 1]
+    report.duplicate_submissions = sum(owners[o] - 1 for o in twice)
+    if twice:
         report.problems.append(f"chunks created twice at Sync: {twice[:5]}")
 
-    # 3. Exactly one email per uploaded file.
-    emails = Counter(e.attributes.get("job_id") for e in system.runtime.collect_emails())
+
+# 3. Exactly one email per uploaded file.
+def check_emails(state: RunState, report: InvariantReport) -> None:
+    emails = Counter(state.email_job_ids)
     report.emails = sum(emails.values())
     report.duplicate_emails = sum(c - 1 for c in emails.values() if c > 1)
-    for job_id in jobs:
+    for job_id in state.jobs:
         if emails.get(job_id, 0) != 1:
             report.problems.append(f"{job_id}: {emails.get(job_id, 0)} emails")
+    strays = [job_id for job_id in emails if job_id not in state.jobs]
+    if strays:
+        report.problems.append(f"emails for no job: {strays[:5]}")
 
-    # 4. Never more open batches than the configured batch concurrency.
-    report.max_open_batches = system.emulator.max_concurrent_open
-    if report.max_open_batches > batch_concurrency:
-        report.problems.append(f"{report.max_open_batches} batches open at once")
 
-    # 6. The original upload is never modified or deleted.
-    s3 = stack.client("s3")
-    for key, body in uploads.items():
-        versions = s3.list_object_versions(Bucket=system.bucket, Prefix=key).get("Versions", [])
-        if len([v for v in versions if v["Key"] == key]) != 1:
+# 4. Never more open batches than the configured batch concurrency.
+def check_open_batches(state: RunState, report: InvariantReport) -> None:
+    report.max_open_batches = state.max_open_batches
+    if state.max_open_batches > state.batch_concurrency:
+        report.problems.append(
+            f"{state.max_open_batches} batches open at once; BatchConcurrency is "
+            f"{state.batch_concurrency}"
+        )
+
+
+# 5. Unsigned webhooks change nothing; the signed body decides; secrets never reach logs.
+def check_webhooks_and_secrets(state: RunState, report: InvariantReport) -> None:
+    for delivery in state.deliveries:
+        signed = state.webhook_secret is not None and verify_signature_header(
+            delivery.signature, delivery.body, state.webhook_secret, tolerance_seconds=None
+        )
+        if signed:
+            continue
+        if delivery.status_code is not None and 400 <= delivery.status_code < 500:
+            report.unsigned_webhooks_refused += 1
+        else:
+            report.problems.append(
+                f"a webhook for {delivery.batch_id} without a valid signature got "
+                f"{delivery.status_code}"
+            )
+    by_id = {batch.id: batch for batch in state.batches}
+    generation_owner: dict[str, str] = {}
+    for batch in state.batches:
+        named = owner(batch.webhook_url)
+        for generation in batch.generation_ids:
+            generation_owner[generation] = named[0] if named else ""
+    for chunk in state.chunks:
+        batch_id = chunk.get("batch_id")
+        if not batch_id:
+            continue
+        held = by_id.get(str(batch_id))
+        mine = (str(chunk["job_id"]), str(chunk["number"]))
+        if held is None:
+            report.problems.append(f"chunk {mine} holds {batch_id}, which Sync never created")
+        elif owner(held.webhook_url) != mine:
+            report.problems.append(
+                f"chunk {mine} holds {batch_id}, which belongs to {owner(held.webhook_url)}"
+            )
+    for job_id, items in state.rows.items():
+        for item in items:
+            generation = item.get("generation_id")
+            if generation and generation_owner.get(str(generation), job_id) != job_id:
+                report.problems.append(
+                    f"{job_id} row {item['row_number']} holds a video of "
+                    f"{generation_owner[str(generation)]}"
+                )
+                break
+    if state.logs is not None:
+        for secret in state.secrets:
+            if secret in state.logs:
+                report.problems.append(f"a secret ({secret[:4]}…) was logged")
+
+
+# 6. The original upload is never modified or deleted.
+def check_uploads(state: RunState, report: InvariantReport) -> None:
+    for key, body in state.uploads.items():
+        if key in state.deleted_uploads:
+            report.problems.append(f"{key} was deleted")
+        versions = state.upload_versions.get(key, [])
+        if len(versions) != 1:
             report.problems.append(f"{key}: {len(versions)} versions")
-        if s3.get_object(Bucket=system.bucket, Key=key)["Body"].read() != body:
+        elif versions[0] != body:
             report.problems.append(f"{key} was modified")
-    return report
+
+
+class LogCapture(logging.Handler):
+    """Every log record of the run (syncdrop's JSON logger, the libraries', the runtime's),
+    with its extra fields and thread name: what CloudWatch would hold."""
+
+    def __init__(
+        self,
+        records: list[dict[str, Any]] | None = None,
+        *,
+        skip: str = "",
+        watch: tuple[str, ...] | None = None,
+    ) -> None:
+        super().__init__(level=logging.NOTSET)
+        self.records: list[dict[str, Any]] = [] if records is None else records
+        self._skip = skip
+        self._watch = watch
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._skip and (record.name == self._skip or record.name.startswith(self._skip + ".")):
+            return  # taken by the handler on that logger (whether or not it propagates)
+        fields = {k: v for k, v in vars(record).items() if k not in ("args", "exc_info")}
+        fields["message"] = record.getMessage()
+        if record.exc_info:
+            fields["exception"] = logging.Formatter().formatException(record.exc_info)
+        if self._watch is not None:
+            # A long run keeps only the records that show a watched secret.
+            text = json.dumps(fields, default=str)
+            if not any(secret in text for secret in self._watch):
+                return
+        self.records.append(fields)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(json.dumps(fields, default=str) for fields in self.records)
+
+
+@contextmanager
+def captured_logs(watch: tuple[str, ...] | None = None) -> Iterator[LogCapture]:
+    """Capture what is logged: syncdrop's logger (which may not propagate) and the root's.
+    With ``watch``, only the records that contain one of those strings are kept."""
+    ours = LogCapture(watch=watch)
+    rest = LogCapture(ours.records, skip="syncdrop", watch=watch)
+    pairs = [(logging.getLogger("syncdrop"), ours), (logging.getLogger(), rest)]
+    for logger, handler in pairs:
+        logger.addHandler(handler)
+    try:
+        yield ours
+    finally:
+        for logger, handler in pairs:
+            logger.removeHandler(handler)

@@ -20,6 +20,9 @@ from syncdrop_local.state_view import job_snapshot, table_items
 
 API_KEY = "sk-e2e-key"
 WEBHOOK_SECRET = "whsec_e2e_secret"
+# Sync's own cap sits this far above BatchConcurrency: only syncdrop's claims hold the number
+# of open batches down, so a breach shows in the emulator's high-water mark instead of a 429.
+SYNC_CAP_HEADROOM = 10
 
 
 @dataclass
@@ -84,7 +87,7 @@ def local_system(moto_endpoint: str) -> Iterator[Any]:
         emulator = SyncEmulator(
             api_key=API_KEY,
             webhook_secret=WEBHOOK_SECRET,
-            batch_concurrency=sync_concurrency or batch_concurrency,
+            batch_concurrency=sync_concurrency or batch_concurrency + SYNC_CAP_HEADROOM,
             **options,
         ).start()
         started.append(emulator)

@@ -9,7 +9,7 @@ import pytest
 
 from syncdrop.domain.completion import handle_results_message
 from syncdrop.domain.fan_out import BATCH_FAILED, NO_RESULT, FanOutOutcome, fan_out_chunk
-from syncdrop.domain.reconcile import ReconcilePolicy, owner_of, reconcile
+from syncdrop.domain.reconcile import ReconcilePolicy, reconcile
 from syncdrop.domain.reporting import FinishOutcome, finish_job
 from syncdrop.domain.services import Services
 from syncdrop.domain.webhooks import WebhookOutcome, accept_webhook
@@ -17,6 +17,7 @@ from syncdrop.errors import StorageError
 from syncdrop.jobs import Chunk, ChunkStatus, Job, JobStatus, UploadRef, chunk_keys
 from syncdrop.messages import ResultsMessage
 from syncdrop.sync_models import Batch, BatchStatus
+from syncdrop.webhook_url import webhook_url_for
 from tests.fakes.stores import (
     FakeJobStore,
     FakeNotifier,
@@ -29,6 +30,7 @@ from tests.fakes.stores import (
 
 T0 = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 JOB = "job-c"
+WEBHOOK_BASE = "https://h/sync/webhook"
 OUTPUT = "https://api.sync.so/v2/batches/batch_1/result"
 
 
@@ -120,14 +122,18 @@ def broken(request_id: str) -> dict:
     }
 
 
-# --- webhooks -----------------------------------------------------------------------------
+# --- webhooks (more in test_accept_webhook.py) ---------------------------------------------
+def signed_batch(batch_id: str, status: BatchStatus, *, job: str = JOB, chunk: int = 1) -> Batch:
+    """A webhook body as Sync signs it: the batch and the webhookUrl syncdrop gave it."""
+    return Batch(id=batch_id, status=status, webhookUrl=webhook_url_for(WEBHOOK_BASE, job, chunk))
+
+
 def test_terminal_webhook_for_the_chunks_batch_is_enqueued():
     world = World()
     world.submit(1, "batch_1")
-    batch = Batch(id="batch_1", status=BatchStatus.COMPLETED)
-    assert (
-        accept_webhook(world.services, job_id=JOB, chunk_number=1, batch=batch)
-        is WebhookOutcome.ENQUEUED
+    batch = signed_batch("batch_1", BatchStatus.COMPLETED)
+    assert accept_webhook(world.services, batch, webhook_base=WEBHOOK_BASE) is (
+        WebhookOutcome.ENQUEUED
     )
     assert world.queue.sent == [ResultsMessage.for_chunk(JOB, 1, "batch_1")]
 
@@ -135,10 +141,9 @@ def test_terminal_webhook_for_the_chunks_batch_is_enqueued():
 def test_non_terminal_webhook_is_recorded_only():
     world = World()
     world.submit(1, "batch_1")
-    batch = Batch(id="batch_1", status=BatchStatus.PROCESSING)
-    assert (
-        accept_webhook(world.services, job_id=JOB, chunk_number=1, batch=batch)
-        is WebhookOutcome.RECORDED
+    batch = signed_batch("batch_1", BatchStatus.PROCESSING)
+    assert accept_webhook(world.services, batch, webhook_base=WEBHOOK_BASE) is (
+        WebhookOutcome.RECORDED
     )
     assert world.queue.sent == []
     assert world.jobs.chunks[(JOB, 1)].last_sync_status == "PROCESSING"
@@ -151,10 +156,9 @@ def test_non_terminal_webhook_is_recorded_only():
 def test_webhooks_for_unknown_chunks_or_other_batches_change_nothing(job, chunk, batch_id):
     world = World()
     world.submit(1, "batch_1")
-    batch = Batch(id=batch_id, status=BatchStatus.COMPLETED)
-    assert (
-        accept_webhook(world.services, job_id=job, chunk_number=chunk, batch=batch)
-        is WebhookOutcome.UNKNOWN_BATCH
+    batch = signed_batch(batch_id, BatchStatus.COMPLETED, job=job, chunk=chunk)
+    assert accept_webhook(world.services, batch, webhook_base=WEBHOOK_BASE) is (
+        WebhookOutcome.UNKNOWN_BATCH
     )
     assert world.queue.sent == []
     assert world.jobs.chunks[(JOB, 1)].last_sync_status == ""
@@ -165,10 +169,9 @@ def test_a_webhook_adopts_the_batch_of_a_chunk_whose_post_answer_was_lost():
     chunk = world.jobs.get_chunk(JOB, 1)
     assert chunk is not None
     world.jobs.claim_for_submission(chunk, limit=3, now=T0)  # SUBMITTING, answer lost
-    batch = Batch(id="batch_9", status=BatchStatus.COMPLETED)
-    assert (
-        accept_webhook(world.services, job_id=JOB, chunk_number=1, batch=batch)
-        is WebhookOutcome.ENQUEUED
+    batch = signed_batch("batch_9", BatchStatus.COMPLETED)
+    assert accept_webhook(world.services, batch, webhook_base=WEBHOOK_BASE) is (
+        WebhookOutcome.ENQUEUED
     )
     stored = world.jobs.chunks[(JOB, 1)]
     assert (stored.status, stored.batch_id) == (ChunkStatus.SUBMITTED, "batch_9")
@@ -306,22 +309,10 @@ def test_a_refused_file_gets_the_failed_file_email():
 # --- reconcile ----------------------------------------------------------------------------
 POLICY = ReconcilePolicy(
     batch_concurrency=3,
-    webhook_base="https://h/sync/webhook",
+    webhook_base=WEBHOOK_BASE,
     submitting_grace=timedelta(0),
     poll_after=timedelta(0),
 )
-
-
-def test_owner_of_reads_job_and_chunk_from_the_webhook_url():
-    batch = Batch(
-        id="b", status=BatchStatus.PENDING, webhookUrl="https://h/sync/webhook?job=job-1&chunk=12"
-    )
-    assert owner_of(batch) == ("job-1", 12)
-    assert owner_of(Batch(id="b", status=BatchStatus.PENDING)) is None
-    assert (
-        owner_of(Batch(id="b", status=BatchStatus.PENDING, webhookUrl="https://h/?job=j&chunk=x"))
-        is None
-    )
 
 
 def test_reconcile_adopts_a_batch_created_before_a_crash_and_requeues_the_rest():
@@ -342,6 +333,23 @@ def test_reconcile_adopts_a_batch_created_before_a_crash_and_requeues_the_rest()
     # chunk 2 had no batch at Sync: back in the queue and, capacity allowing, submitted again
     assert world.jobs.chunks[(JOB, 2)].status is ChunkStatus.SUBMITTED
     assert len(world.sync.created) == 1
+
+
+def test_reconcile_never_adopts_another_deployments_batch_for_the_same_job_and_chunk():
+    """Every app of a Sync organisation lists the same batches; only our URL makes one ours."""
+    world = World()
+    chunk = world.jobs.get_chunk(JOB, 1)
+    assert chunk is not None
+    world.jobs.claim_for_submission(chunk, limit=3, now=T0)
+    world.sync.batches["batch_theirs"] = Batch(
+        id="batch_theirs",
+        status=BatchStatus.PROCESSING,
+        webhookUrl=webhook_url_for("https://other.example.com/sync/webhook", JOB, 1),
+    )
+    world.now = T0 + timedelta(minutes=1)
+    report = reconcile(world.services, POLICY)
+    assert (report.adopted, report.requeued) == (0, 1)
+    assert world.jobs.chunks[(JOB, 1)].batch_id != "batch_theirs"
 
 
 def test_reconcile_polls_quiet_batches_and_enqueues_finished_ones():

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from syncdrop.domain.services import Services
-from syncdrop.domain.submission import submit_ready_chunks, webhook_url_for
+from syncdrop.domain.submission import submit_ready_chunks
 from syncdrop.errors import (
     SyncAuthError,
     SyncBackPressure,
@@ -18,6 +18,7 @@ from syncdrop.errors import (
 )
 from syncdrop.jobs import Chunk, ChunkStatus, chunk_keys
 from syncdrop.messages import ResultsMessage
+from syncdrop.webhook_url import webhook_url_for
 from tests.fakes.stores import (
     FakeJobStore,
     FakeObjectStore,

@@ -10,7 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncdrop.webhook_signature import SignatureVerdict, verify_sync_signature
+import syncdrop.webhook_signature as verifier
+from syncdrop.webhook_signature import (
+    COMPACT_FALLBACK_MAX_BYTES,
+    SignatureVerdict,
+    verify_sync_signature,
+)
 from syncdrop_local.emulator import (
     signature_header_value,
     verify_signature_header,
@@ -129,8 +134,17 @@ def test_sync_signature_wins_over_x_signature_primary() -> None:
         f"t={T}",
         f"t={T},v1=",
         f"t={T},v1=not-hex",
-        f"t={T},v1={V1},v0=abc",
         f"t={T},t={T},v1={V1}",
+        f"t={T},t={T + 1},v1={V1}",
+        f"t={T},v0={V1}",
+        f"v0=abc,v1={V1}",
+        f"t={T},V1={V1}",
+        f"t={T},v1={V1},v1=not-hex",
+        f"t={T},v1={V1},=abc",
+        f"t={T},v1={V1},v 0=abc",
+        f"t={T},v1={V1},0v=abc",
+        f"t={T},v1={V1},{'k' * 33}=abc",
+        f"t={T},v1={V1},scheme",
         f"t={T};v1={V1}",
         f"t={T},,v1={V1}",
         f"t=-{T},v1={V1}",
@@ -152,6 +166,28 @@ def test_spaces_around_parts_are_tolerated() -> None:
 
 def test_upper_case_hex_is_accepted() -> None:
     assert verify({"Sync-Signature": f"t={T},v1={V1.upper()}"}) is SignatureVerdict.VALID
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"t={T},v1={V1},v0=abc",
+        f"v0=abc,t={T},v1={V1}",
+        f"t={T},v2={'f' * 64},v1={V1}",
+        f"scheme=hmac-sha256,t={T},v1={V1}",
+        f"t={T},v1={V1},v2=,kid=key_2024-01",
+        f"t={T},v1={V1},v0=not hex at all; really",
+    ],
+)
+def test_other_schemes_entries_are_ignored_and_a_valid_v1_passes(value: str) -> None:
+    assert verify({"Sync-Signature": value}) is SignatureVerdict.VALID
+
+
+def test_other_schemes_entries_never_stand_in_for_v1() -> None:
+    # A matching digest under another scheme's name is not a v1 signature.
+    assert verify({"Sync-Signature": f"t={T},v2={V1}"}) is SignatureVerdict.MALFORMED
+    wrong = f"t={T},v1={'0' * 64},v0={V1}"
+    assert verify({"Sync-Signature": wrong}) is SignatureVerdict.MISMATCH
 
 
 def test_any_of_several_v1_entries_may_match() -> None:
@@ -195,6 +231,35 @@ def test_non_json_body_that_does_not_match_is_a_mismatch() -> None:
     body = b"\xff\xfe not json"
     assert verify({"Sync-Signature": HEADER}, body) is SignatureVerdict.MISMATCH
     assert verify({"Sync-Signature": sign(body)}, body) is SignatureVerdict.VALID
+
+
+def pretty_body_of(size: int) -> tuple[bytes, bytes]:
+    """A compact JSON body of about ``size`` bytes and its pretty-printed form."""
+    compact = json.dumps(
+        {"id": "batch_1", "status": "COMPLETED", "note": "n" * size}, separators=(",", ":")
+    ).encode()
+    return compact, json.dumps(json.loads(compact), indent=2).encode()
+
+
+def test_a_small_pretty_body_still_gets_the_compact_fallback() -> None:
+    compact, pretty = pretty_body_of(COMPACT_FALLBACK_MAX_BYTES - 200)
+    assert len(pretty) <= COMPACT_FALLBACK_MAX_BYTES
+    assert verify({"Sync-Signature": sign(compact)}, pretty) is SignatureVerdict.VALID
+
+
+def test_a_large_body_is_never_parsed_for_the_compact_fallback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    compact, pretty = pretty_body_of(COMPACT_FALLBACK_MAX_BYTES)
+    assert len(pretty) > COMPACT_FALLBACK_MAX_BYTES
+
+    def no_parsing(*args: object, **kwargs: object) -> object:
+        raise AssertionError("a large webhook body was parsed")
+
+    monkeypatch.setattr(verifier.json, "loads", no_parsing)
+    assert verify({"Sync-Signature": sign(compact)}, pretty) is SignatureVerdict.MISMATCH
+    # Its own bytes, signed, still verify: the bound only limits the second try.
+    assert verify({"Sync-Signature": sign(pretty)}, pretty) is SignatureVerdict.VALID
 
 
 def test_deeply_nested_json_does_not_raise() -> None:

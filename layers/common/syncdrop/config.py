@@ -3,14 +3,50 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Annotated, Any, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 
 class SettingsError(RuntimeError):
     """The function's environment is incomplete or wrong; the deployment must be fixed."""
+
+
+# Plain http reaches only this machine (the local Sync emulator): the API key never crosses a
+# network in the clear.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def checked_base_url(url: str) -> str:
+    """Sync's base URL: ``https://host[:port]``, nothing else; ``http`` for loopback hosts.
+
+    No user (``https://api.sync.so@evil.example`` is a request to evil.example), no path,
+    query or fragment: the client appends its own routes.
+    """
+    wanted = "must be https://<host>[:<port>] (http only for 127.0.0.1, localhost or [::1])"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{wanted}; {exc}") from None
+    host = parts.hostname or ""
+    if any(c.isspace() for c in url) or parts.scheme not in ("https", "http"):
+        raise ValueError(wanted)
+    if "@" in parts.netloc:
+        raise ValueError(f"{wanted}; a user or password before the host is refused")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise ValueError(f"{wanted}; no path, query or fragment")
+    if not (_HOST.fullmatch(host) or host == "::1"):
+        raise ValueError(f"{wanted}; {host!r} is not a host name")
+    if port == 0:
+        raise ValueError(f"{wanted}; port 0 is not a port")
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        raise ValueError(f"{wanted}; plain http to {host} would send the API key in the clear")
+    return url
 
 
 class Settings(BaseModel):
@@ -22,7 +58,7 @@ class Settings(BaseModel):
     job_table: str = Field(min_length=1)
     results_table: str = Field(min_length=1)
     uploads_bucket: str = Field(min_length=1)
-    sync_api_base_url: str = Field(pattern=r"^https?://[^\s/]+(:\d+)?/?$")
+    sync_api_base_url: Annotated[str, AfterValidator(checked_base_url)]
     sync_api_key_secret_arn: str = Field(min_length=1)
     batch_concurrency: int = Field(ge=1, le=1000)
     # Sync's webhook posts here; empty means "no webhook" and the reconciler carries completion.
@@ -54,6 +90,10 @@ class SubmitSettings(Settings):
     batch_min_lines: int = Field(default=20, ge=1)
     batch_max_lines: int = Field(default=500, ge=1)
     batch_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # JobDeadlineHours: then the reconciler finishes the job with what is known.
+    job_deadline_hours: float = Field(default=48, gt=0)
+    # The intake queue's maxReceiveCount: on that receive an unreadable file ends the job.
+    intake_attempts: int = Field(default=5, ge=1)
 
 
 class WebhookSettings(Settings):
@@ -76,6 +116,10 @@ class CompletionSettings(Settings):
     report_lease_seconds: float = Field(default=960, gt=0)
     # Empty: CopyOutputs is off and the results point at Sync's own (expiring) links.
     outputs_queue_url: str = ""
+    # A fan-out worker silent this long is presumed dead (longer than the function timeout).
+    fan_out_lease_seconds: float = Field(default=360, gt=0)
+    # Fan-outs of one chunk after Sync said it is over, before its rows fail with the reason.
+    fan_out_attempts: int = Field(default=6, ge=1)
 
 
 class ReconcileSettings(Settings):

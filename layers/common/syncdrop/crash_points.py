@@ -12,6 +12,8 @@ import threading
 AFTER_CREATE_BEFORE_RECORD = "after-create-before-record"
 FAN_OUT_AFTER_ROWS_WRITTEN = "fan-out-after-rows-written"
 AFTER_RESULTS_CSV_BEFORE_EMAIL = "after-results-csv-before-email"
+INTAKE_AFTER_JOB_RECORDED = "intake-after-job-recorded"
+COPY_AFTER_RECORDED = "copy-after-recorded"
 
 _lock = threading.Lock()
 _armed: dict[str, int] = {}  # point -> how many more times to let it pass before dying

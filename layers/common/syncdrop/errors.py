@@ -63,3 +63,9 @@ class SyncNotSent(TransientError):
 
 class UploadMissing(SyncdropError):
     """The uploaded object (that version) no longer exists: nothing to read, nothing to retry."""
+
+
+class UploadRefused(UploadMissing):
+    """S3 answered 403 AccessDenied for the upload: to a role without s3:ListBucket that is how
+    a missing key or version looks; otherwise the object is one syncdrop may not read (say, an
+    SSE-KMS key it cannot use). Retrying cannot help either way."""

@@ -78,6 +78,20 @@ class Job:
     message: str = ""
     plan: list[int] = field(default_factory=list)  # rows per planned batch
     notified_at: datetime | None = None  # the one email went out
+    # When the reconciler finishes the job with what is known (JobDeadlineHours after upload).
+    deadline: datetime | None = None
+
+    def past_deadline(self, now: datetime) -> bool:
+        return self.deadline is not None and now >= self.deadline
+
+    @property
+    def finished_at_deadline(self) -> bool:
+        """Its email went out at the deadline: later outcomes rewrite the results CSV."""
+        return (
+            self.deadline is not None
+            and self.notified_at is not None
+            and self.notified_at >= self.deadline
+        )
 
 
 @dataclass(slots=True)
@@ -94,8 +108,13 @@ class Chunk:
     attempts: int = 0
     submitted_at: datetime | None = None
     results_written: bool = False  # every row of the chunk has its results item
-    copies_pending: int = 0  # videos still to be copied into the bucket
     copies_enqueued: bool = True  # the copy tasks of its rows are on the outputs queue
+    copies_done: bool = True  # no copy of its videos is still PENDING (set at close, or after)
+    # The chunk's first and last results row keys, set at close: its copies are counted there.
+    first_row_key: str = ""
+    last_row_key: str = ""
+    fan_out_attempts: int = 0  # fan-outs begun after Sync said the batch was over
+    fan_out_error: str = ""  # why the last one failed
     last_sync_status: str = ""  # as a webhook or a poll last reported it
 
     @property

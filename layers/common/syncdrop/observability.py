@@ -49,6 +49,8 @@ class Metric(StrEnum):
     WEBHOOKS_REJECTED = "WebhooksRejected"
     WEBHOOKS_UNREADABLE = "WebhooksUnreadable"
     WEBHOOKS_UNKNOWN_BATCH = "WebhooksUnknownBatch"
+    WEBHOOKS_MISDIRECTED = "WebhooksMisdirected"
+    WEBHOOKS_TOO_LARGE = "WebhooksTooLarge"
     # fan_out_results
     CHUNKS_FANNED_OUT = "ChunksFannedOut"
     RESULTS_MESSAGES_SKIPPED = "ResultsMessagesSkipped"
@@ -62,6 +64,7 @@ class Metric(StrEnum):
     RECONCILE_POLLED = "ReconcilePolled"
     RECONCILE_ENQUEUED = "ReconcileEnqueued"
     RECONCILE_REPORTS_RESTARTED = "ReconcileReportsRestarted"
+    RECONCILE_PAST_DEADLINE = "ReconcilePastDeadline"  # jobs finished at their deadline
     RECONCILE_SUBMITTED = "ReconcileSubmitted"
     OPEN_BATCHES = "OpenBatches"
     OLDEST_OPEN_BATCH_HOURS = "OldestOpenBatchHours"

@@ -76,7 +76,15 @@ class JobStore(Protocol):
         failed: int,
         now: datetime,
         copies: int = 0,
-    ) -> bool: ...
+        token: str | None = None,
+        row_keys: tuple[str, str] | None = None,
+    ) -> bool:
+        """End the chunk once every row has its item; with ``token``, only the lease holder.
+
+        ``copies`` videos are still to be copied (none: the copies are done at once);
+        ``row_keys`` is the chunk's first and last results row key, where they are counted.
+        """
+        ...
 
     def mark_copies_enqueued(self, chunk: Chunk) -> None: ...
 
@@ -89,6 +97,46 @@ class JobStore(Protocol):
     ) -> bool: ...
 
     def stale_reports(self, *, before: datetime, limit: int = 50) -> list[str]: ...
+
+    # --- liveness: leases, attempt budgets and the job deadline ------------------------------
+    def claim_fan_out(
+        self,
+        chunk: Chunk,
+        token: str,
+        *,
+        now: datetime,
+        stale_before: datetime,
+        sync_status: str = "",
+    ) -> int:
+        """Become the one worker that writes the chunk's rows (no live lease, results not
+        written) and count the attempt against its budget, in one write (with what Sync said,
+        if given): the attempt's number, or 0 when another worker holds the lease or the
+        chunk is closed."""
+        ...
+
+    def release_fan_out(self, chunk: Chunk, token: str) -> bool:
+        """Give the lease back (the rows were not all written); False if not held."""
+        ...
+
+    def record_fan_out_error(self, chunk: Chunk, reason: str) -> None:
+        """Why the last fan-out attempt failed: the reason given when the budget is spent."""
+        ...
+
+    def fail_queued_chunk(self, chunk: Chunk, reason: str, *, now: datetime) -> bool:
+        """QUEUED → FAILED (never sent); False if it moved on (claimed for submission)."""
+        ...
+
+    def jobs_past_deadline(self, *, now: datetime, limit: int = 50) -> list[str]:
+        """Jobs not yet reported whose deadline is before ``now``, from the OpenChunks index."""
+        ...
+
+    def claim_rewrite(
+        self, job_id: str, token: str, *, now: datetime, stale_before: datetime
+    ) -> bool:
+        """Become the one worker rewriting an emailed job's results CSV (a lease)."""
+        ...
+
+    def finish_rewrite(self, job_id: str, token: str) -> bool: ...
 
 
 class ResultStore(Protocol):
@@ -112,7 +160,18 @@ class OutputsQueue(Protocol):
 class CopyLedger(Protocol):
     def record_copy(
         self, job_id: str, chunk: int, row_key: str, *, s3_uri: str | None, error: str | None
-    ) -> bool: ...
+    ) -> bool:
+        """PENDING → COPIED or COPY_FAILED on the row, once; False when it was closed before."""
+        ...
+
+    def copies_pending(self, job_id: str, first_row_key: str, last_row_key: str) -> int:
+        """Rows between the two keys whose copy is still PENDING (a consistent read);
+        0 means none, any other number means at least that many."""
+        ...
+
+    def mark_copies_done(self, job_id: str, chunk: int) -> None:
+        """No copy of the chunk is pending any more (idempotent)."""
+        ...
 
 
 class ResultsQueue(Protocol):
@@ -141,15 +200,23 @@ class ObjectStore(Protocol):
 
     def upload_size(self, upload: UploadRef) -> int: ...
 
-    def put_bytes(self, key: str, data: bytes, content_type: str) -> None: ...
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> str | None:
+        """Write the object; its VersionId (None when the bucket keeps no versions)."""
+        ...
 
-    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None: ...
+    def put_file(self, key: str, source: BinaryIO, content_type: str) -> str | None:
+        """Write a seekable file as the object; its VersionId, as put_bytes."""
+        ...
 
     def put_stream(self, key: str, chunks: Iterator[bytes], content_type: str) -> None: ...
 
     def get_bytes(self, key: str) -> bytes: ...
 
-    def presign_get(self, bucket: str, key: str, expires_in: int) -> str: ...
+    def presign_get(
+        self, bucket: str, key: str, expires_in: int, version_id: str | None = None
+    ) -> str:
+        """A GET link; with ``version_id`` it serves that version even after a newer write."""
+        ...
 
 
 class SyncApi(Protocol):

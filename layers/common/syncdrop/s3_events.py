@@ -3,10 +3,38 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator
 from urllib.parse import unquote_plus
 
 from syncdrop.jobs import UploadRef
+
+# What a key must not hold: controls (Cc, "\n" among them), format characters (Cf: bidi
+# overrides such as U+202E, zero-width spaces), line and paragraph separators, surrogates.
+# Each changes how a key reads without being seen.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+# A key shown to a person (an email subject or line) is cut here; S3 allows 1,024 bytes.
+KEY_SHOWN_CHARS = 200
+ELLIPSIS = "…"
+
+
+def hidden_characters(key: str) -> list[str]:
+    """The hidden characters in ``key``, each once, as escapes (``\\n``, ``\\u202e``)."""
+    seen = dict.fromkeys(c for c in key if unicodedata.category(c) in HIDDEN_CATEGORIES)
+    return [_escaped(c) for c in seen]
+
+
+def printable_key(key: str, limit: int = KEY_SHOWN_CHARS) -> str:
+    """``key`` as one visible line: every hidden character written as its escape, and no
+    longer than ``limit`` characters (cut with an ellipsis)."""
+    shown = "".join(_escaped(c) if unicodedata.category(c) in HIDDEN_CATEGORIES else c for c in key)
+    if len(shown) > limit:
+        return shown[: max(0, limit - 1)] + ELLIPSIS
+    return shown
+
+
+def _escaped(char: str) -> str:
+    return char.encode("unicode_escape", errors="backslashreplace").decode("ascii")
 
 
 class NotAnUploadEvent(ValueError):

@@ -34,10 +34,14 @@ def process_sqs_batch(
     for record in records:
         try:
             handle(record)
-        except Exception:
-            error = sys.exc_info()
-            _log.debug("Record processing exception: %s:%s", error[0], error[1])
-            errors.append(error)
+        except Exception as exc:
+            # Error level, with the message id: what explains a redelivery, and in the end the DLQ.
+            _log.error(
+                "SQS record failed",
+                extra={"message_id": record.get("messageId"), "error": type(exc).__name__},
+                exc_info=True,
+            )
+            errors.append(sys.exc_info())
             failed.append({"itemIdentifier": record["messageId"]})
     if errors and len(errors) == len(records):
         from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError

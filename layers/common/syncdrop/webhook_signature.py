@@ -3,7 +3,8 @@
 Sync signs ``f"{t}." + body`` with HMAC-SHA256, keyed with the organisation's webhook secret
 used verbatim (``whsec_`` prefix included), and sends ``t=<unix seconds>,v1=<hex digest>`` in
 ``Sync-Signature`` (its payload reference calls the header ``X-Signature-Primary``). This module
-is pure: the caller passes the clock, the headers, the raw body and the secret.
+is pure: the caller passes the clock, the headers, the raw body and the secret; it never sees a
+body larger than receive_webhook's limit (``MAX_BODY_BYTES``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,18 @@ SIGNATURE_HEADERS = ("sync-signature", "x-signature-primary")
 
 DEFAULT_TOLERANCE_SECONDS = 300
 
+# receive_webhook answers 413 above this, before reading anything: a batch webhook is ~1 KB.
+MAX_BODY_BYTES = 64 * 1024
+# Re-serialising JSON costs ~30x the body in memory and CPU: only bodies this small get the
+# compact-JSON second try (a batch webhook is ~1 KB; Sync signs the bytes it sends anyway).
+COMPACT_FALLBACK_MAX_BYTES = 16 * 1024
+
 # A unix timestamp in seconds; 12 digits reach the year 33658 and keep the arithmetic in range.
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
+# Another scheme's entry (``v0=``, ``v2=``, ``scheme=``) is skipped: a scheme Sync adds later
+# must not refuse every webhook.
+_OTHER_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 
 
 class SignatureVerdict(StrEnum):
@@ -31,7 +41,7 @@ class SignatureVerdict(StrEnum):
     VALID = "valid"
     NO_SECRET = "no_secret"  # noqa: S105 - no webhook secret configured: refuse everything  # nosec B105
     MISSING = "missing"  # no signature header at all
-    MALFORMED = "malformed"  # a header that is not ``t=<digits>,v1=<hex>[,v1=<hex>...]``
+    MALFORMED = "malformed"  # not exactly one ``t=<digits>`` and one or more ``v1=<hex>``
     STALE = "stale"  # the timestamp is outside the tolerance window (a replay, or a bad clock)
     MISMATCH = "mismatch"  # well formed and fresh, but signed with another secret or body
 
@@ -46,10 +56,11 @@ def verify_sync_signature(
 ) -> SignatureVerdict:
     """Check a webhook's signature header against its raw body. Never raises on bad input.
 
-    Several ``v1=`` entries are accepted (any may match, as during a secret rotation). The raw
-    body is checked first; if it does not match and is JSON, its compact re-serialisation
-    (what ``JSON.stringify`` would produce) is tried too, since Sync's examples hash that.
-    The verdict never carries the signature, the secret or the body.
+    Several ``v1=`` entries are accepted (any may match, as during a secret rotation); entries
+    of other schemes (``v0=``, ``v2=``, ...) are ignored. The raw body is checked first; if it
+    does not match, is at most ``COMPACT_FALLBACK_MAX_BYTES`` and is JSON, its compact
+    re-serialisation (what ``JSON.stringify`` would produce) is tried too, since Sync's
+    examples hash that. The verdict never carries the signature, the secret or the body.
     """
     if tolerance_seconds < 0:
         raise ValueError("tolerance_seconds must not be negative")
@@ -69,7 +80,7 @@ def verify_sync_signature(
     prefix = f"{timestamp}.".encode()
     if _matches(key, prefix + raw_body, candidates):
         return SignatureVerdict.VALID
-    compact = _compact_json(raw_body)
+    compact = _compact_json(raw_body) if len(raw_body) <= COMPACT_FALLBACK_MAX_BYTES else None
     if compact is not None and compact != raw_body and _matches(key, prefix + compact, candidates):
         return SignatureVerdict.VALID
     return SignatureVerdict.MISMATCH
@@ -88,7 +99,11 @@ def _signature_header(headers: Mapping[str, str]) -> str | None:
 
 
 def _parse(header: str) -> tuple[int, list[str]] | None:
-    """``(t, [v1, ...])`` from ``t=<digits>,v1=<hex>,...``; ``None`` for anything else."""
+    """``(t, [v1, ...])`` from ``t=<digits>,v1=<hex>,...``; ``None`` for anything else.
+
+    Exactly one ``t`` and at least one ``v1`` are required; a ``v1`` that is not hex refuses
+    the header; other well-named keys are skipped.
+    """
     timestamp: int | None = None
     candidates: list[str] = []
     for part in header.split(","):
@@ -100,7 +115,7 @@ def _parse(header: str) -> tuple[int, list[str]] | None:
             timestamp = int(value)
         elif name == "v1" and _HEX.fullmatch(value):
             candidates.append(value.lower())
-        else:
+        elif name in ("t", "v1") or not _OTHER_KEY.fullmatch(name):
             return None
     if timestamp is None or not candidates:
         return None

@@ -303,10 +303,17 @@ class BatchStore:
 
     def generation_ready(self, generation_id: str) -> bool:
         """Is this the id of a completed generation whose batch has finished?"""
+        return self.ready_generation(generation_id) is not None
+
+    def ready_generation(self, generation_id: str) -> tuple[Batch, PlannedLine] | None:
+        """The finished batch and the line of a completed generation, or ``None``."""
         with self._lock:
             batch_id = self._generation_batches.get(generation_id)
             batch = self._batches.get(batch_id) if batch_id is not None else None
-            return batch is not None and batch.is_terminal(self._now())
+            if batch is None or not batch.is_terminal(self._now()):
+                return None
+        line = next(line for line in batch.lines if line.generation_id == generation_id)
+        return batch, line
 
     def claim_processing(self) -> tuple[float, list[Batch]]:
         """The emulated time, and ``PROCESSING`` batches with a webhook URL not claimed before

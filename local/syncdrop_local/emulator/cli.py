@@ -10,14 +10,47 @@ import threading
 from types import FrameType
 
 from .emulator import SyncEmulator
-from .fault_knobs import everything_knobs, parse_knob
+from .fault_knobs import KnobValue, everything_knobs, parse_knob
+from .faults import FaultPlan
 
 
-def _knob(text: str) -> tuple[str, bool | float]:
+def _knob(text: str) -> tuple[str, KnobValue]:
     try:
         return parse_knob(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--faults-everything``, ``--fault-intensity`` and ``--fault KNOB=VALUE``: shared by
+    ``syncdrop emulator`` and ``syncdrop demo``."""
+    parser.add_argument(
+        "--faults-everything",
+        action="store_true",
+        help="turn every random fault on at moderate rates (a soak run; see docs/emulator.md)",
+    )
+    parser.add_argument(
+        "--fault-intensity",
+        type=float,
+        default=1.0,
+        help="scale of the --faults-everything rates (default 1.0: 2-10%% each)",
+    )
+    parser.add_argument(
+        "--fault",
+        type=_knob,
+        action="append",
+        default=[],
+        metavar="KNOB=VALUE",
+        help="set one fault knob, e.g. get_slow_rate=0.1, reorder_webhooks=true or "
+        "media_refused_rows=row-3,row-9 (repeatable; after --faults-everything)",
+    )
+
+
+def apply_faults(faults: FaultPlan, args: argparse.Namespace) -> FaultPlan:
+    """Arm ``faults`` as the options of :func:`add_fault_arguments` say; returns ``faults``."""
+    if args.faults_everything:
+        faults.configure(**everything_knobs(args.fault_intensity))
+    return faults.configure(**dict(args.fault))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,25 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--signed-base", default=None, help="base URL of signed result downloads")
     parser.add_argument("--no-batch-access", action="store_true", help="answer 402 to every create")
     parser.add_argument("--verbose", action="store_true", help="log every request and webhook")
-    parser.add_argument(
-        "--faults-everything",
-        action="store_true",
-        help="turn every random fault on at moderate rates (a soak run; see docs/emulator.md)",
-    )
-    parser.add_argument(
-        "--fault-intensity",
-        type=float,
-        default=1.0,
-        help="scale of the --faults-everything rates (default 1.0: 5-10%% each)",
-    )
-    parser.add_argument(
-        "--fault",
-        type=_knob,
-        action="append",
-        default=[],
-        metavar="KNOB=VALUE",
-        help="set one fault knob, e.g. get_slow_rate=0.1 or reorder_webhooks=true (repeatable)",
-    )
+    add_fault_arguments(parser)
 
 
 def build(args: argparse.Namespace) -> SyncEmulator:
@@ -101,9 +116,7 @@ def build(args: argparse.Namespace) -> SyncEmulator:
         signed_base=args.signed_base,
         log=log if args.verbose else None,
     )
-    if args.faults_everything:
-        emulator.faults.configure(**everything_knobs(args.fault_intensity))
-    emulator.faults.configure(**dict(args.fault))
+    apply_faults(emulator.faults, args)
     return emulator
 
 

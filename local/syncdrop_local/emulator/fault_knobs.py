@@ -1,16 +1,21 @@
 """The fault plan's switches, seeded rates and delays, with the ``everything`` soak-run preset.
 
 Every field is off by default. Rates are probabilities in ``[0, 1]``; ``*_seconds`` are real
-seconds. ``docs/emulator.md`` describes what each one simulates.
+seconds; ``*_status`` an HTTP status; ``*_rows`` a set of request ids (``row-1,row-7`` on a
+command line). ``docs/emulator.md`` describes what each one simulates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any, Self
 
 ENDPOINT_FAMILIES: tuple[str, ...] = ("create", "get", "list", "result")
 DEFAULT_SLOW_SECONDS = 5.0
+MEDIA_FAULTS: tuple[str, ...] = ("refused", "reset", "truncated")
+
+KnobValue = bool | int | float | frozenset[str]
 
 
 @dataclass(eq=False)
@@ -52,8 +57,20 @@ class FaultKnobs:
     malformed_result_line_rate: float = 0.0
     missing_result_line_rate: float = 0.0
     batch_failure_rate: float = 0.0
+    invalid_result_files: bool = False
+    invalid_result_file_rate: float = 0.0
+    # Output videos (``/media/...``): a seeded fraction of rows, or the rows named by request id;
+    # a row picked once is picked on every fetch (its first ``media_fault_fetches`` if not 0).
+    media_refused_rate: float = 0.0
+    media_refused_rows: frozenset[str] = frozenset()
+    media_refused_status: int = 403
+    media_reset_rate: float = 0.0
+    media_reset_rows: frozenset[str] = frozenset()
+    media_truncated_rate: float = 0.0
+    media_truncated_rows: frozenset[str] = frozenset()
+    media_fault_fetches: int = 0
 
-    def knobs(self) -> dict[str, bool | float]:
+    def knobs(self) -> dict[str, KnobValue]:
         """Every knob's current value, by name."""
         return {item.name: getattr(self, item.name) for item in fields(FaultKnobs)}
 
@@ -70,13 +87,35 @@ class FaultKnobs:
         return self
 
 
-_KNOB_TYPES: dict[str, type] = {
-    item.name: bool if isinstance(item.default, bool) else float for item in fields(FaultKnobs)
-}
+_KNOB_TYPES: dict[str, type] = {item.name: type(item.default) for item in fields(FaultKnobs)}
 KNOB_NAMES: tuple[str, ...] = tuple(_KNOB_TYPES)
 
 
-def check_knob(name: str, value: object) -> bool | float:
+def _check_rows(name: str, value: object) -> frozenset[str]:
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, Iterable):
+        raise ValueError(f"{name} must be request ids (a set, or comma-separated text)")
+    items = list(value)
+    if not all(isinstance(item, str) for item in items):
+        raise ValueError(f"{name} must hold request ids as text")
+    return frozenset(item.strip() for item in items if item.strip())
+
+
+def _check_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a whole number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{name} must be a whole number")
+    number = int(value)
+    if name.endswith("_status") and not 400 <= number <= 599:
+        raise ValueError(f"{name} must be an HTTP error status (400-599)")
+    if number < 0:
+        raise ValueError(f"{name} must be >= 0")
+    return number
+
+
+def check_knob(name: str, value: object) -> KnobValue:
     """The value to store for knob ``name``; raises ``ValueError`` for a bad name or value."""
     kind = _KNOB_TYPES.get(name)
     if kind is None:
@@ -85,6 +124,10 @@ def check_knob(name: str, value: object) -> bool | float:
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be a bool")
         return value
+    if kind is frozenset:
+        return _check_rows(name, value)
+    if kind is int:
+        return _check_int(name, value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name} must be a number")
     number = float(value)
@@ -95,8 +138,9 @@ def check_knob(name: str, value: object) -> bool | float:
     return number
 
 
-def parse_knob(assignment: str) -> tuple[str, bool | float]:
-    """Parse ``NAME=VALUE`` (``true``/``false`` for switches, a number otherwise)."""
+def parse_knob(assignment: str) -> tuple[str, KnobValue]:
+    """Parse ``NAME=VALUE`` (``true``/``false`` for switches, request ids for ``*_rows``, a
+    number otherwise)."""
     name, sep, text = assignment.partition("=")
     name = name.strip().replace("-", "_")
     if not sep:
@@ -107,6 +151,8 @@ def parse_knob(assignment: str) -> tuple[str, bool | float]:
         if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
             raise ValueError(f"{name} must be true or false")
         value = lowered in ("true", "1", "yes", "on")
+    elif _KNOB_TYPES.get(name) is frozenset:
+        value = text
     else:
         try:
             value = float(text)
@@ -115,12 +161,13 @@ def parse_knob(assignment: str) -> tuple[str, bool | float]:
     return name, check_knob(name, value)
 
 
-def everything_knobs(intensity: float = 1.0) -> dict[str, bool | float]:
+def everything_knobs(intensity: float = 1.0) -> dict[str, KnobValue]:
     """Every random fault on at a moderate rate, for soak runs that must still finish.
 
-    At ``intensity=1`` each rate is 5-10 % and every delay at most 2 s; ``intensity`` scales the
+    At ``intensity=1`` each rate is 2-10 % and every delay at most 2 s; ``intensity`` scales the
     rates (capped at 1), ``0`` turns them all off. The always-on switches stay off, except
-    ``reorder_webhooks``.
+    ``reorder_webhooks``. Output-video faults hit 2 % of rows each, on every fetch, so a careful
+    client reports those copies as failed; every other row's video downloads.
     """
     if intensity < 0:
         raise ValueError("intensity must be >= 0")
@@ -154,4 +201,8 @@ def everything_knobs(intensity: float = 1.0) -> dict[str, bool | float]:
         "malformed_result_line_rate": rate(0.05),
         "missing_result_line_rate": rate(0.05),
         "batch_failure_rate": rate(0.05),
+        "invalid_result_file_rate": rate(0.02),
+        "media_refused_rate": rate(0.02),
+        "media_reset_rate": rate(0.02),
+        "media_truncated_rate": rate(0.02),
     }

@@ -17,7 +17,8 @@ Queued knobs are consumed in order by the requests they target:
 
 Switches, rates and delays are the fields of :class:`.fault_knobs.FaultKnobs`. Request-level
 rates draw from one seeded stream per kind; batch-level ones (batch failure, result lines,
-webhooks) are keyed by batch ordinal (and request id), see :mod:`.dice`. :meth:`FaultPlan.counts`
+invalid result files, webhooks) are keyed by batch ordinal, and row-level ones (result lines,
+output videos) by batch ordinal and request id, see :mod:`.dice`. :meth:`FaultPlan.counts`
 tells how many faults of each kind were actually injected.
 """
 
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 from .dice import Dice
-from .fault_knobs import ENDPOINT_FAMILIES, FaultKnobs, everything_knobs
+from .fault_knobs import ENDPOINT_FAMILIES, MEDIA_FAULTS, FaultKnobs, everything_knobs
 from .records import FaultTally
 
 T = TypeVar("T")
@@ -57,6 +58,16 @@ class BatchFaults:
 
 
 @dataclass(frozen=True)
+class MediaFault:
+    """What happens to one fetch of an output video: ``refused`` (an S3-like ``status``),
+    ``reset`` (TCP reset after part of the body) or ``truncated`` (the connection ends before
+    ``Content-Length`` bytes)."""
+
+    kind: Literal["refused", "reset", "truncated"]
+    status: int = 200
+
+
+@dataclass(frozen=True)
 class WebhookFaults:
     """What happens to one batch notification."""
 
@@ -80,6 +91,8 @@ class FaultPlan(FaultKnobs):
         self._rate_limited = 0
         self._expired_once: set[str] = set()
         self._served: dict[str, dict[str, str]] = {}
+        self._invalid_served: set[str] = set()
+        self._media_fetches: dict[tuple[int, str], int] = {}
 
     @classmethod
     def everything(cls, *, seed: int = 0, intensity: float = 1.0) -> FaultPlan:
@@ -127,6 +140,7 @@ class FaultPlan(FaultKnobs):
             self._downloads.clear()
             self._rate_limited = 0
             self._expired_once.clear()
+            self._media_fetches.clear()
         self._dice.reset()
         self.reset_knobs()
 
@@ -260,14 +274,60 @@ class FaultPlan(FaultKnobs):
                 lines[request_id] = MALFORMED
         return BatchFaults(fail_batch=fail, result_lines=lines)
 
-    def record_served(self, batch_id: str, applied: Mapping[str, str]) -> None:
-        """Note result-line faults actually served; each line counts once per batch."""
+    def record_served(
+        self, batch_id: str, applied: Mapping[str, str], *, whole_file: bool = False
+    ) -> None:
+        """Note result-line faults actually served; each line counts once per batch.
+
+        ``whole_file``: every line was served malformed because the file is never valid; that
+        counts once per batch as ``invalid_result_file``, not per line.
+        """
         with self._lock:
             served = self._served.setdefault(batch_id, {})
             for request_id, kind in applied.items():
                 if request_id not in served:
                     served[request_id] = kind
-                    self._tally.add(f"{kind}_result_line")
+                    if not whole_file:
+                        self._tally.add(f"{kind}_result_line")
+            if whole_file and batch_id not in self._invalid_served:
+                self._invalid_served.add(batch_id)
+                self._tally.add("invalid_result_file")
+
+    def invalid_result_file(self, ordinal: int) -> bool:
+        """Is this batch's result file malformed on every fetch (no line valid JSON)?"""
+        return self.invalid_result_files or self._dice.roll_for(
+            "invalid_result_file", self.invalid_result_file_rate, ordinal
+        )
+
+    # -- consuming: output videos -----------------------------------------------------------
+
+    def media_fault_kind(self, ordinal: int, request_id: str) -> str | None:
+        """Which output-video fault, if any, picks this row of batch ``ordinal`` (no fetch is
+        counted; tests use it to know which rows to expect)."""
+        for kind in MEDIA_FAULTS:
+            rows: frozenset[str] = getattr(self, f"media_{kind}_rows")
+            rate: float = getattr(self, f"media_{kind}_rate")
+            if request_id in rows or self._dice.roll_for(
+                f"media_{kind}", rate, ordinal, request_id
+            ):
+                return kind
+        return None
+
+    def take_media_fault(self, ordinal: int, request_id: str) -> MediaFault | None:
+        """The fault for this fetch of a row's output video, if the row is picked (by request id
+        or by its keyed roll); with ``media_fault_fetches`` > 0 only its first that many."""
+        kind = self.media_fault_kind(ordinal, request_id)
+        if kind is None:
+            return None
+        with self._lock:
+            fetches = self._media_fetches.get((ordinal, request_id), 0) + 1
+            self._media_fetches[(ordinal, request_id)] = fetches
+        if self.media_fault_fetches and fetches > self.media_fault_fetches:
+            return None
+        self._tally.add(f"media_{kind}")
+        if kind == "refused":
+            return MediaFault("refused", self.media_refused_status)
+        return MediaFault("reset" if kind == "reset" else "truncated")
 
     # -- consuming: webhooks ----------------------------------------------------------------
 

@@ -5,8 +5,10 @@
   fault plan expires the link).
 - ``GET /signed/{id}/result.jsonl`` — the JSONL file, or an S3-like XML 403/404/5xx. The file
   served may have lines replaced by truncated JSON or left out (the batch's planned result-line
-  faults); :meth:`.batches.Batch.result_lines` always stays true.
-- ``GET /media/{generation id}.mp4`` — a tiny real MP4 for every completed generation.
+  faults), or every line malformed (an invalid result file);
+  :meth:`.batches.Batch.result_lines` always stays true.
+- ``GET /media/{generation id}.mp4`` — a tiny real MP4 for every completed generation, unless
+  an output-video fault refuses it (S3-like XML), resets the connection or truncates it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from xml.sax.saxutils import escape  # nosec B406 # escapes XML it writes; parse
 from . import errors
 from .batches import BatchStore
 from .clock import Clock
-from .faults import MALFORMED, MISSING, FaultPlan
+from .faults import MALFORMED, MISSING, FaultPlan, MediaFault
 from .media import tiny_mp4
 from .server import Request, Response
 from .settings import EmulatorSettings
@@ -28,6 +30,13 @@ from .signing import UrlSigner
 
 NDJSON = "application/x-ndjson"
 EXPIRED_LINK_AGE = 60  # seconds in the past an expired link's ``expires`` lies
+# S3's code and message for a refused object, by status (any other status: InternalError).
+_REFUSALS: dict[int, tuple[str, str]] = {
+    403: ("AccessDenied", "Access Denied"),
+    404: ("NoSuchKey", "The specified key does not exist."),
+    500: ("InternalError", "We encountered an internal error. Please try again."),
+    503: ("SlowDown", "Please reduce your request rate."),
+}
 
 
 def compact(value: Any) -> str:
@@ -143,11 +152,27 @@ class ResultFiles:
         batch = self.store.get(batch_id)
         if batch is None:
             return s3_error(404, "NoSuchKey", "The specified key does not exist.")
-        body, applied = served_lines(batch.result_lines(self.public_url()), batch.result_faults)
-        self.faults.record_served(batch_id, applied)
+        truth = batch.result_lines(self.public_url())
+        invalid = self.faults.invalid_result_file(batch.ordinal)
+        faults = {str(line["request_id"]): MALFORMED for line in truth} if invalid else None
+        body, applied = served_lines(truth, faults or batch.result_faults)
+        self.faults.record_served(batch_id, applied, whole_file=invalid)
         return Response(200, body, NDJSON, {"Content-Disposition": "inline; filename=result.jsonl"})
 
     def media(self, generation_id: str) -> Response:
-        if not self.store.generation_ready(generation_id):
+        found = self.store.ready_generation(generation_id)
+        if found is None:
             return s3_error(404, "NoSuchKey", "The specified key does not exist.")
-        return Response(200, tiny_mp4(), "video/mp4")
+        batch, line = found
+        fault = self.faults.take_media_fault(batch.ordinal, line.request_id)
+        return media_response(tiny_mp4(), fault)
+
+
+def media_response(video: bytes, fault: MediaFault | None) -> Response:
+    """The video, or what an output-video fault makes of it (half the body when cut)."""
+    if fault is None:
+        return Response(200, video, "video/mp4")
+    if fault.kind == "refused":
+        code, message = _REFUSALS.get(fault.status, _REFUSALS[500])
+        return s3_error(fault.status, code, message)
+    return Response(200, video, "video/mp4", cut_after=len(video) // 2, reset=fault.kind == "reset")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -16,6 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 from .records import RequestRecord
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
+# A reset waits this long after the partial body, so the client reads what was sent first.
+RESET_PAUSE_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,18 @@ class Request:
 
 @dataclass
 class Response:
-    """What the app answers; ``body`` is sent as is with ``Content-Length``."""
+    """What the app answers; ``body`` is sent as is with ``Content-Length``.
+
+    With ``cut_after``, only that many body bytes go out (``Content-Length`` still announces
+    them all) and the connection ends: closed normally, or with a TCP reset when ``reset``.
+    """
 
     status: int
     body: bytes = b""
     content_type: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    cut_after: int | None = None
+    reset: bool = False
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
@@ -215,7 +224,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(response.body)))
             self.end_headers()
             if not head:
-                self.wfile.write(response.body)
+                self.wfile.write(response.body[: response.cut_after])
             self.wfile.flush()
+            if response.cut_after is not None:
+                self._cut(reset=response.reset)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _cut(self, *, reset: bool) -> None:
+        """End the connection before the whole body went out (a FIN, or a reset)."""
+        self.close_connection = True
+        if not reset:
+            return  # the server's normal close after this request sends the FIN
+        time.sleep(RESET_PAUSE_SECONDS)
+        # SO_LINGER on with a zero timeout: close() drops the connection with an RST.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.rfile.close()  # the socket's fd closes only when its last file object does
+        self.connection.close()

@@ -24,6 +24,12 @@ def http_api_event(
     parts = urlsplit(raw_path)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     lowered = {k.lower(): v for k, v in headers.items()}
+    # API Gateway sets these on every request, whatever the caller sent; the front serves
+    # plain HTTP on loopback where API Gateway serves HTTPS.
+    port = lowered.get("host", "").rpartition(":")[2] or "80"
+    lowered.update(
+        {"x-forwarded-for": source_ip, "x-forwarded-proto": "http", "x-forwarded-port": port}
+    )
     try:
         text, encoded = body.decode("utf-8"), False
     except UnicodeDecodeError:

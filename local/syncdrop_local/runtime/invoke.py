@@ -9,8 +9,9 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +20,52 @@ from syncdrop_local.runtime.template import ACCOUNT, REGION
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
-# The process environment is shared by every function; a cold start holds this lock while
-# its function's variables are in place (handlers read their settings once, at cold start).
-_cold_start_lock = threading.RLock()
+
+class SharedEnvironment:
+    """The process environment, lent to cold starts (handlers read their settings once, during
+    their first invocation).
+
+    Cold starts whose variables agree (two environments of one function; functions of one
+    stack, which differ only in variables of their own) run at the same time; one that would
+    change a variable another is using waits until that one is done.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._users: Counter[str] = Counter()
+        self._values: dict[str, str] = {}
+        self._saved: dict[str, str | None] = {}
+
+    def _agrees(self, variables: dict[str, str]) -> bool:
+        return all(self._values.get(key, value) == value for key, value in variables.items())
+
+    @contextmanager
+    def lent(self, variables: dict[str, str]) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: self._agrees(variables))
+            for key, value in variables.items():
+                if not self._users[key]:
+                    self._saved[key] = os.environ.get(key)
+                    self._values[key] = os.environ[key] = value
+                self._users[key] += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                for key in variables:
+                    self._users[key] -= 1
+                    if self._users[key]:
+                        continue
+                    del self._users[key], self._values[key]
+                    saved = self._saved.pop(key)
+                    if saved is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = saved
+                self._changed.notify_all()
+
+
+_environment = SharedEnvironment()
 
 
 @dataclass
@@ -46,19 +90,9 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-@contextmanager
-def function_environment(spec: FunctionSpec) -> Iterator[None]:
+def function_environment(spec: FunctionSpec) -> AbstractContextManager[None]:
     """The function's environment variables for the length of a cold start."""
-    saved = {k: os.environ.get(k) for k in spec.environment}
-    os.environ.update(spec.environment)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    return _environment.lent(spec.environment)
 
 
 class LocalFunction:
@@ -66,13 +100,16 @@ class LocalFunction:
 
     Like Lambda, an environment handles one invocation at a time; a concurrent invocation
     gets an environment of its own (a cold start: the handler module loaded afresh), and
-    idle environments are reused warm.
+    idle environments are reused warm. Invocations on several threads run at the same time.
+    ``spans`` keeps when recent invocations ran their handler (``time.monotonic()`` start and
+    end), so tests can see that two really overlapped.
     """
 
     def __init__(self, spec: FunctionSpec) -> None:
         self.spec = spec
         self.invocations = 0
         self.cold_starts = 0
+        self.spans: deque[tuple[float, float]] = deque(maxlen=256)
         self._idle: list[Handler] = []
         self._lock = threading.Lock()
         self._names = itertools.count()
@@ -97,12 +134,20 @@ class LocalFunction:
         context = LambdaContext(self.spec.logical_id, self.spec.timeout)
         try:
             if handler is None:
-                with _cold_start_lock, function_environment(self.spec):
-                    self.cold_starts += 1
+                with function_environment(self.spec):
+                    with self._lock:
+                        self.cold_starts += 1
                     handler = self._load()
-                    return handler(event, context)  # the cold invocation reads its env
-            return handler(event, context)
+                    return self._run(handler, event, context)  # the cold one reads its env
+            return self._run(handler, event, context)
         finally:
             if handler is not None:
                 with self._lock:
                     self._idle.append(handler)
+
+    def _run(self, handler: Handler, event: dict[str, Any], context: LambdaContext) -> Any:
+        started = time.monotonic()
+        try:
+            return handler(event, context)
+        finally:
+            self.spans.append((started, time.monotonic()))

@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moto.server import ThreadedMotoServer
-
 from syncdrop.crash_points import SimulatedCrash
 from syncdrop_local.runtime import moto_fidelity
 from syncdrop_local.runtime.http_front import HttpFront
 from syncdrop_local.runtime.invoke import LocalFunction
+from syncdrop_local.runtime.moto_world import DynamoFaults, MotoWorld, MotoWorldServer
 from syncdrop_local.runtime.sqs_source import SqsEventSource
 from syncdrop_local.runtime.stack import LocalStack, deploy
 from syncdrop_local.runtime.template import REGION
@@ -33,15 +32,16 @@ AWS_TEST_ENV = {
 
 
 class MotoServer:
-    """moto's AWS server on 127.0.0.1, on a free port."""
+    """moto's AWS server on 127.0.0.1, on a free port, behind a ``MotoWorld``: one request in
+    moto at a time, overlapping DynamoDB transactions on one item cancelled as AWS cancels
+    them, and ``faults`` (throttling, conflicts at a rate; change ``world.faults`` any time)."""
 
-    def __init__(self) -> None:
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    def __init__(self, faults: DynamoFaults | None = None) -> None:
+        self.world = MotoWorld(faults or DynamoFaults())
+        self._server = MotoWorldServer(self.world)
 
     def start(self) -> str:
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        return f"http://{host}:{port}"
+        return self._server.start()
 
     def stop(self) -> None:
         self._server.stop()
@@ -186,8 +186,8 @@ class LocalRuntime:
     def pump(self) -> int:
         """Deliver one round of messages from every queue; return how many were delivered.
 
-        One invocation at a time: moto's DynamoDB is not safe under concurrent transactions
-        (real concurrency is exercised by the race tests, a few invocations at once).
+        One invocation at a time, as a steady trickle; concurrent invocations are the race
+        tests' business (moto's server takes them safely behind its ``MotoWorld``).
         """
         return sum(source.poll_once() for source in self.sqs_sources)
 

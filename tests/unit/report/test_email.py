@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from syncdrop.report import (
+    Email,
     JobReport,
     ResultCounts,
     completed_email,
@@ -20,6 +21,7 @@ from syncdrop.report import (
 )
 from syncdrop.report.email import SUBJECT_LIMIT
 from syncdrop.report.wording import duration, one_line, shorten_name
+from syncdrop.s3_events import KEY_SHOWN_CHARS
 
 START = datetime(2025, 1, 15, 10, 30, tzinfo=UTC)
 
@@ -89,9 +91,65 @@ def test_long_file_name_is_shortened_keeping_the_extension() -> None:
 
 def test_file_name_with_line_breaks_cannot_break_the_subject() -> None:
     email = completed_email(report(file_name="bad\nname\r\x00.csv"))
-    assert email.subject.startswith("syncdrop: bad name .csv — ")
+    # Escaped, not dropped: the person sees which characters the name holds.
+    assert email.subject.startswith("syncdrop: bad\\nname\\r\\x00.csv — ")
     assert_fine_subject(email.subject)
-    assert email.attributes["file_name"] == "bad name .csv"
+    assert email.attributes["file_name"] == "bad\\nname\\r\\x00.csv"
+
+
+HOSTILE_KEY = "incoming/team\nBcc: x@evil.example/inv\u202eoice\u2028\u200b.csv"
+
+
+def assert_one_safe_line(text: str) -> None:
+    assert all(unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp") for c in text), text
+
+
+def emails_about(key: str) -> list[Email]:
+    name = key.rsplit("/", 1)[-1]
+    completed = completed_email(replace(report(file_name=name), key=key))
+    failed = failed_file_email(
+        job_id="job-1", file_name=name, bucket="drop", key=key, reason="r", received_at=START
+    )
+    dry_run = dry_run_email(
+        job_id="job-2",
+        file_name=name,
+        bucket="drop",
+        key=key,
+        rows=1,
+        valid=1,
+        rejected=0,
+        batches=[1],
+        verdict="ok",
+        rejections=[],
+    )
+    return [completed, failed, dry_run]
+
+
+def test_a_key_with_newlines_and_bidi_overrides_is_shown_escaped_on_one_line() -> None:
+    for email in emails_about(HOSTILE_KEY):
+        assert_fine_subject(email.subject)
+        assert_one_safe_line(email.subject)
+        for line in email.body.splitlines():
+            assert_one_safe_line(line)
+        assert "\nBcc:" not in email.body
+        assert "\u202e" not in email.body + email.subject
+        assert all("\u202e" not in v and "\n" not in v for v in email.attributes.values())
+        shown = "s3://drop/incoming/team\\nBcc: x@evil.example/inv\\u202eoice\\u2028\\u200b.csv"
+        assert f"Your file: {shown}" in email.body
+        assert "inv\\u202eoice" in email.subject
+
+
+def test_a_refused_key_is_not_suggested_again_as_it_is() -> None:
+    _, failed, _ = emails_about(HOSTILE_KEY)
+    assert "as s3://drop/incoming/invoice.csv (the same name" in failed.body
+
+
+def test_a_long_key_is_cut_in_the_body() -> None:
+    key = "incoming/" + "deep/" * 200 + "campaign.csv"
+    for email in emails_about(key):
+        (line,) = [x for x in email.body.splitlines() if x.startswith("Your file: ")]
+        assert len(line) <= len("Your file: s3://drop/") + KEY_SHOWN_CHARS
+        assert line.endswith("…")
 
 
 @given(st.text(max_size=300), st.integers(0, 10**12), st.integers(0, 10**12))

@@ -2,40 +2,24 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
 
-from syncdrop.adapters.policy import DEFAULT_POLICY, RetryPolicy
+from syncdrop.adapters.dynamo_table import DynamoTable
 from syncdrop.errors import StorageError
+from syncdrop.keys import result_key, row_key
 
 BATCH_WRITE_LIMIT = 25
 _ser = TypeSerializer()
 _de = TypeDeserializer()
+__all__ = ["BATCH_WRITE_LIMIT", "DynamoResultStore", "row_key"]  # row_key: from syncdrop.keys
 
 
-def row_key(row_number: int) -> str:
-    """Sort key: row numbers sort as text, so pad them."""
-    return f"{row_number:010d}"
-
-
-class DynamoResultStore:
-    def __init__(
-        self,
-        client: Any,
-        table: str,
-        *,
-        policy: RetryPolicy = DEFAULT_POLICY,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._db = client
-        self._table = table
-        self._policy = policy
-        self._sleep = sleep
+class DynamoResultStore(DynamoTable):
+    key_attribute = "job_id"
 
     def put_rows(self, job_id: str, items: Iterable[dict[str, object]]) -> int:
         written = 0
@@ -61,10 +45,7 @@ class DynamoResultStore:
         delays = self._policy.delays()
         pending = requests
         while pending:
-            try:
-                answer = self._db.batch_write_item(RequestItems={self._table: pending})
-            except ClientError as exc:
-                raise StorageError(f"BatchWriteItem on {self._table} failed: {exc}") from exc
+            answer = self._calls.call("batch_write_item", RequestItems={self._table: pending})
             pending = answer.get("UnprocessedItems", {}).get(self._table, [])
             if pending:
                 delay = next(delays, None)
@@ -75,17 +56,17 @@ class DynamoResultStore:
                 self._sleep(delay)
 
     def job_rows(self, job_id: str) -> Iterator[dict[str, Any]]:
-        """Every results item of a job, in row order, one page at a time (a Query, never a scan)."""
+        """Every results item of a job, in row order, one page at a time (a Query, never a scan).
+
+        Consistent: the report is written right after the last row's write, and an eventually
+        consistent read may miss it."""
         kwargs: dict[str, Any] = {
-            "TableName": self._table,
             "KeyConditionExpression": "job_id = :j",
             "ExpressionAttributeValues": {":j": {"S": job_id}},
+            "ConsistentRead": True,
         }
         while True:
-            try:
-                page = self._db.query(**kwargs)
-            except ClientError as exc:
-                raise StorageError(f"Query on {self._table} failed: {exc}") from exc
+            page = self._call("query", **kwargs)
             for item in page.get("Items", []):
                 yield {k: _de.deserialize(v) for k, v in item.items()}
             if "LastEvaluatedKey" not in page:
@@ -93,13 +74,6 @@ class DynamoResultStore:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def get_row(self, job_id: str, row_key: str) -> dict[str, Any] | None:
-        try:
-            answer = self._db.get_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}, "row_key": {"S": row_key}},
-                ConsistentRead=True,
-            )
-        except ClientError as exc:
-            raise StorageError(f"GetItem on {self._table} failed: {exc}") from exc
+        answer = self._call("get_item", Key=result_key(job_id, row_key), ConsistentRead=True)
         item = answer.get("Item")
         return {k: _de.deserialize(v) for k, v in item.items()} if item else None

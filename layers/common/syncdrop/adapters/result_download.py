@@ -22,15 +22,11 @@ from syncdrop.adapters.policy import (
 from syncdrop.adapters.sync_api import USER_AGENT
 from syncdrop.errors import SyncdropError, TransientError
 
-# Where Sync's result links may lead, as ``*.suffix`` (any subdomain, on a dot boundary) or an
-# exact host. Sync documents only the API URL and "a signed JSONL result URL"; these are the
-# hosts such links are served from in practice. The API host itself is always allowed.
-DEFAULT_RESULT_HOSTS: tuple[str, ...] = (
-    "*.sync.so",  # Sync's own hosts
-    "*.amazonaws.com",  # S3 presigned URLs (<bucket>.s3.<region>.amazonaws.com)
-    "*.cloudfront.net",  # CloudFront signed URLs
-    "storage.googleapis.com",  # Google Cloud Storage signed URLs
-)
+# Where Sync's result links may lead besides the API host, which is always allowed: nothing.
+# The deployment names the rest (the ResultUrlHosts parameter, default ``*.sync.so``, as
+# ``*.suffix`` or exact hosts); docs/security.md says which hosts Sync's links use and why
+# no blanket ``*.amazonaws.com`` (any bucket of any account) is allowed.
+DEFAULT_RESULT_HOSTS: tuple[str, ...] = ()
 
 # A result line is one Generation (a few KB); anything this long is a broken file.
 MAX_LINE_BYTES = 8 * 1024 * 1024
@@ -131,13 +127,17 @@ class ResultDownloader:
     def file_chunks(self, url: str, *, chunk_size: int = 1 << 20) -> Iterator[Iterator[bytes]]:
         """A generation's output file as byte chunks, through the same checked redirects.
 
-        Opening is retried with the shared backoff; a failure while reading raises
-        ResultDownloadError and the caller starts the copy again.
+        Opening is retried with the shared backoff; a failure that outlasts it, or one while
+        reading, raises ResultDownloadError (never a raw httpx error) and the caller starts
+        the copy again.
         """
         checked = self._checked(url, what="The generation's outputUrl")
-        response = call_with_retries(
-            lambda: self._open(checked), retry_on=_worth_retrying_now, policy=self._policy
-        )
+        try:
+            response = call_with_retries(
+                lambda: self._open(checked), retry_on=_worth_retrying_now, policy=self._policy
+            )
+        except httpx.HTTPError as exc:
+            raise _as_download_error(exc, checked, mid_stream=False) from exc
         try:
             yield _guarded(response.iter_bytes(chunk_size), checked)
         finally:
@@ -215,7 +215,7 @@ class ResultDownloader:
         if host != self._api_host and not any(host_matches(host, p) for p in self._patterns):
             raise ResultUrlRefused(
                 f"{what} points at {host}, which is neither Sync's API host ({self._api_host}) "
-                "nor an allowed result host; it is not fetched."
+                "nor an allowed result host (the ResultUrlHosts parameter); it is not fetched."
             )
         return parsed
 
@@ -223,7 +223,7 @@ class ResultDownloader:
 def _guarded(chunks: Iterator[bytes], url: httpx.URL) -> Iterator[bytes]:
     try:
         yield from chunks
-    except httpx.RequestError as exc:
+    except httpx.HTTPError as exc:
         raise _as_download_error(exc, url, mid_stream=True) from exc
 
 

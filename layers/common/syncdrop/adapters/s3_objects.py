@@ -9,11 +9,14 @@ from typing import Any, BinaryIO, cast
 
 from botocore.exceptions import ClientError
 
-from syncdrop.errors import StorageError, UploadMissing
+from syncdrop.errors import StorageError, UploadMissing, UploadRefused
 from syncdrop.jobs import UploadRef
 
 # boto3's multipart threshold: below it, one PutObject does the same job.
 SINGLE_PUT_LIMIT = 8 * 1024 * 1024
+# S3's largest single PutObject; a larger file goes up in parts of PART_SIZE.
+PUT_OBJECT_MAX = 5 * 1024**3
+PART_SIZE = 512 * 1024 * 1024
 
 
 class ChunkReader(io.RawIOBase):
@@ -42,6 +45,12 @@ def _version(upload: UploadRef) -> dict[str, str]:
     return {"VersionId": upload.version_id} if upload.version_id else {}
 
 
+def _version_of(answer: dict[str, Any]) -> str | None:
+    # An unversioned bucket answers no VersionId (or "null", after versioning was suspended).
+    version = answer.get("VersionId")
+    return version if version and version != "null" else None
+
+
 class S3ObjectStore:
     def __init__(self, client: Any, bucket: str) -> None:
         self._s3 = client
@@ -52,9 +61,13 @@ class S3ObjectStore:
         return self._bucket
 
     def _fail(self, what: str, exc: ClientError) -> Exception:
+        """An upload read's error: missing and refused end the job; the rest are retried."""
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("NoSuchKey", "NoSuchVersion", "404", "NotFound"):
             return UploadMissing(f"{what}: {code}")
+        # A HEAD's 403 has no body, so no code but the status.
+        if code in ("AccessDenied", "403", "Forbidden"):
+            return UploadRefused(f"{what}: {code}")
         return StorageError(f"S3 {what} failed: {exc}")
 
     def upload_size(self, upload: UploadRef) -> int:
@@ -71,20 +84,60 @@ class S3ObjectStore:
             raise self._fail(f"get s3://{upload.bucket}/{upload.key}", exc) from exc
         return cast(BinaryIO, answer["Body"])
 
-    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> str | None:
         try:
-            self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)
-        except ClientError as exc:
-            raise StorageError(f"S3 put s3://{self._bucket}/{key} failed: {exc}") from exc
-
-    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
-        """Upload a local file (multipart when large) without reading it into memory."""
-        try:
-            self._s3.upload_fileobj(
-                source, self._bucket, key, ExtraArgs={"ContentType": content_type}
+            answer = self._s3.put_object(
+                Bucket=self._bucket, Key=key, Body=data, ContentType=content_type
             )
         except ClientError as exc:
+            raise StorageError(f"S3 put s3://{self._bucket}/{key} failed: {exc}") from exc
+        return _version_of(answer)
+
+    def put_file(self, key: str, source: BinaryIO, content_type: str) -> str | None:
+        """Upload a seekable local file without reading it into memory; its VersionId.
+
+        One PutObject streams the file (boto3's transfer manager would not say which version
+        it wrote); only a file past PutObject's 5 GB limit goes up in parts.
+        """
+        start = source.tell()
+        size = source.seek(0, io.SEEK_END) - start
+        source.seek(start)
+        try:
+            if size <= PUT_OBJECT_MAX:
+                answer = self._s3.put_object(
+                    Bucket=self._bucket, Key=key, Body=source, ContentType=content_type
+                )
+            else:
+                answer = self._put_parts(key, source, content_type)
+        except ClientError as exc:
             raise StorageError(f"S3 upload s3://{self._bucket}/{key} failed: {exc}") from exc
+        return _version_of(answer)
+
+    def _put_parts(self, key: str, source: BinaryIO, content_type: str) -> dict[str, Any]:
+        upload = self._s3.create_multipart_upload(
+            Bucket=self._bucket, Key=key, ContentType=content_type
+        )["UploadId"]
+        try:
+            parts: list[dict[str, Any]] = []
+            while piece := source.read(PART_SIZE):
+                number = len(parts) + 1
+                etag = self._s3.upload_part(
+                    Bucket=self._bucket, Key=key, UploadId=upload, PartNumber=number, Body=piece
+                )["ETag"]
+                parts.append({"PartNumber": number, "ETag": etag})
+            return cast(
+                dict[str, Any],
+                self._s3.complete_multipart_upload(
+                    Bucket=self._bucket,
+                    Key=key,
+                    UploadId=upload,
+                    MultipartUpload={"Parts": parts},
+                ),
+            )
+        except BaseException:
+            # No orphaned parts (the bucket's lifecycle rule would abort them days later).
+            self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload)
+            raise
 
     def put_stream(self, key: str, chunks: Iterator[bytes], content_type: str) -> None:
         """Upload bytes as they arrive (multipart above 8 MB): never the whole file in memory.
@@ -115,10 +168,13 @@ class S3ObjectStore:
         except ClientError as exc:
             raise StorageError(f"S3 get s3://{self._bucket}/{key} failed: {exc}") from exc
 
-    def presign_get(self, bucket: str, key: str, expires_in: int) -> str:
+    def presign_get(
+        self, bucket: str, key: str, expires_in: int, version_id: str | None = None
+    ) -> str:
+        params = {"Bucket": bucket, "Key": key}
+        if version_id:  # that version, whatever is written to the key afterwards
+            params["VersionId"] = version_id
         return cast(
             str,
-            self._s3.generate_presigned_url(
-                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in
-            ),
+            self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in),
         )

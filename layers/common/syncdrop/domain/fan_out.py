@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from aws_lambda_powertools import Logger
+from pydantic import ValidationError
 
 from syncdrop import crash_points
-from syncdrop.adapters.dynamo_results import row_key
 from syncdrop.domain.services import Services
+from syncdrop.errors import SyncdropError, SyncNotFound, TransientError
 from syncdrop.jobs import Chunk, ChunkStatus, outputs_prefix
+from syncdrop.keys import row_key
 from syncdrop.report import GenerationResult, RowStatus, parse_result_line
 from syncdrop.sync_models import Batch, BatchStatus
 
@@ -20,6 +24,26 @@ logger = Logger(service="syncdrop", child=True)
 
 NO_RESULT = "Sync's result file has no line for this row."
 BATCH_FAILED = "Sync failed the whole batch."
+
+# Longer than fan_out_results' timeout (300 s): a holder past it is dead, not slow.
+FAN_OUT_LEASE = timedelta(minutes=6)
+# Fan-outs of one chunk begun after Sync said its batch was over, across SQS redeliveries and
+# reconciler re-enqueues; then its rows are failed with the last error and its slot is freed.
+FAN_OUT_ATTEMPTS = 6
+
+
+class FanOutBusy(TransientError):
+    """Another worker holds the chunk's fan-out lease; the message comes back later."""
+
+
+class ManifestUnreadable(SyncdropError):
+    """The chunk's row manifest is not what intake wrote: retrying cannot fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class FanOutPolicy:
+    lease: timedelta = FAN_OUT_LEASE
+    attempts: int = FAN_OUT_ATTEMPTS
 
 
 class FanOutOutcome(StrEnum):
@@ -40,14 +64,21 @@ def read_manifest(services: Services, chunk: Chunk) -> list[ManifestRow]:
     rows = []
     for line in services.objects.get_bytes(chunk.manifest_key).splitlines():
         if line.strip():
-            entry = json.loads(line)
-            rows.append(
-                ManifestRow(
-                    row_number=int(entry["row"]),
-                    request_id=str(entry["request_id"]),
-                    columns_json=json.dumps(entry["columns"], ensure_ascii=False),
+            try:
+                entry = json.loads(line)
+                rows.append(
+                    ManifestRow(
+                        row_number=int(entry["row"]),
+                        request_id=str(entry["request_id"]),
+                        columns_json=json.dumps(entry["columns"], ensure_ascii=False),
+                    )
                 )
-            )
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ManifestUnreadable(
+                    f"syncdrop's record of which rows went into this batch "
+                    f"({chunk.manifest_key}) is damaged, so Sync's results cannot be matched "
+                    "to rows."
+                ) from exc
     return rows
 
 
@@ -73,10 +104,12 @@ def result_item(row: ManifestRow, result: GenerationResult, chunk: Chunk) -> dic
     return item
 
 
-def failed(request_id: str, reason: str, code: str | None = None) -> GenerationResult:
+def failed(
+    request_id: str, reason: str, code: str | None = None, status: RowStatus = RowStatus.FAILED
+) -> GenerationResult:
     return GenerationResult(
         request_id=request_id,
-        status=RowStatus.FAILED,
+        status=status,
         generation_id=None,
         output_url=None,
         output_duration=None,
@@ -117,8 +150,75 @@ def _enqueue_copies(services: Services, chunk: Chunk, row_keys: list[str]) -> No
     services.jobs.mark_copies_enqueued(chunk)
 
 
-def fan_out_chunk(services: Services, job_id: str, chunk_number: int) -> FanOutOutcome:
-    """Idempotent: a redelivered message rewrites the same items and finds the chunk closed."""
+def _row_range(manifest: list[ManifestRow]) -> tuple[str, str] | None:
+    if not manifest:
+        return None
+    numbers = [row.row_number for row in manifest]
+    return row_key(min(numbers)), row_key(max(numbers))
+
+
+def _claim(
+    services: Services, chunk: Chunk, policy: FanOutPolicy, sync_status: str = ""
+) -> tuple[str, int]:
+    """The fan-out lease: only its holder writes the chunk's rows, so a late duplicate can
+    never overwrite a row whose video was copied since. Its token and the attempt's number."""
+    now = services.clock()
+    token = uuid.uuid4().hex
+    attempt = services.jobs.claim_fan_out(
+        chunk, token, now=now, stale_before=now - policy.lease, sync_status=sync_status
+    )
+    if not attempt:
+        raise FanOutBusy(f"chunk {chunk.holder} is being fanned out by another worker")
+    return token, attempt
+
+
+def _manifest_or_nothing(services: Services, chunk: Chunk) -> list[ManifestRow]:
+    """On a final path the chunk ends even when nothing names its rows any more (its manifest
+    deleted or damaged): waiting for it would hold the job for ever."""
+    try:
+        return read_manifest(services, chunk)
+    except Exception:
+        logger.exception("chunk's rows unknown: its manifest cannot be read")
+        return []
+
+
+def _fail_every_row(services: Services, chunk: Chunk, token: str, reason: str) -> FanOutOutcome:
+    """A final outcome: every row FAILED with ``reason``, the chunk closed, its slot freed."""
+    current = services.jobs.get_chunk(chunk.job_id, chunk.number)
+    if current is None or current.results_written:  # closed after all (an ambiguous write)
+        return FanOutOutcome.ALREADY_DONE
+    manifest = _manifest_or_nothing(services, chunk)
+    services.results.put_rows(chunk.job_id, _rows_for(manifest, {}, chunk, reason))
+    closed = services.jobs.close_chunk(
+        chunk,
+        ChunkStatus.FAILED,
+        completed=0,
+        failed=len(manifest) or chunk.rows,
+        now=services.clock(),
+        token=token,
+        row_keys=_row_range(manifest),
+    )
+    return FanOutOutcome.WRITTEN if closed else FanOutOutcome.ALREADY_DONE
+
+
+def _gave_up(batch_id: str, attempts: int, error: str) -> str:
+    return (
+        f"syncdrop could not read Sync's results for batch {batch_id} after {attempts} "
+        f"attempts ({error or 'no reason recorded'}). The video may exist at Sync; quote the "
+        "batch id if you ask for help."
+    )
+
+
+def fan_out_chunk(
+    services: Services, job_id: str, chunk_number: int, policy: FanOutPolicy | None = None
+) -> FanOutOutcome:
+    """Write one results item per row and close the chunk, or end it with a reason.
+
+    Idempotent: a redelivered message finds the chunk closed. A permanent error ends the
+    chunk at once; a transient one after Sync said the batch is over spends one attempt of
+    the chunk's budget (Sync being unreachable spends none: the job's deadline covers that).
+    """
+    policy = policy or FanOutPolicy()
     chunk = services.jobs.get_chunk(job_id, chunk_number)
     if chunk is None:
         return FanOutOutcome.NOT_FOUND
@@ -128,33 +228,55 @@ def fan_out_chunk(services: Services, job_id: str, chunk_number: int) -> FanOutO
                 services, chunk, [row_key(r.row_number) for r in read_manifest(services, chunk)]
             )
         return FanOutOutcome.ALREADY_DONE
-    manifest = read_manifest(services, chunk)
-    now = services.clock
     if chunk.status is ChunkStatus.FAILED:
-        # Refused at submission: no batch exists, every row carries Sync's refusal.
-        reason = chunk.error or "Sync refused the batch."
-        services.results.put_rows(job_id, _rows_for(manifest, {}, chunk, reason))
-        closed = services.jobs.close_chunk(
-            chunk, ChunkStatus.FAILED, completed=0, failed=len(manifest), now=now()
-        )
-        return FanOutOutcome.WRITTEN if closed else FanOutOutcome.ALREADY_DONE
+        # Refused at submission (or never sent): no batch exists, every row says why.
+        token, _ = _claim(services, chunk, policy)
+        return _fail_every_row(services, chunk, token, chunk.error or "Sync refused the batch.")
     if chunk.status is not ChunkStatus.SUBMITTED or chunk.batch_id is None:
         return FanOutOutcome.NOT_READY
-    batch = services.sync.get_batch(chunk.batch_id)  # the truth, never the webhook body
-    services.jobs.record_sync_status(chunk, batch.status.value, now=now())
-    if not batch.status.is_terminal:
+    try:
+        batch = services.sync.get_batch(chunk.batch_id)  # the truth, never the webhook body
+    except SyncNotFound:
+        token, _ = _claim(services, chunk, policy)
+        return _fail_every_row(services, chunk, token, "Sync no longer knows this batch.")
+    except ValidationError:
+        token, _ = _claim(services, chunk, policy)
+        reason = f"Sync's answer about batch {chunk.batch_id} is not one syncdrop can read."
+        return _fail_every_row(services, chunk, token, reason)
+    if not batch.status.is_terminal or (
+        batch.status is not BatchStatus.FAILED and not batch.output_url
+    ):
+        if batch.status.is_terminal:
+            logger.warning("COMPLETED batch without outputUrl yet", extra={"batch_id": batch.id})
+        services.jobs.record_sync_status(chunk, batch.status.value, now=services.clock())
         return FanOutOutcome.NOT_READY
+    token, attempt = _claim(services, chunk, policy, batch.status.value)
+    if attempt > policy.attempts:  # the last attempts died without a word (timeouts, crashes)
+        reason = _gave_up(batch.id, policy.attempts, chunk.fan_out_error)
+        return _fail_every_row(services, chunk, token, reason)
+    try:
+        return _write_results(services, chunk, batch, token)
+    except Exception as exc:
+        permanent = isinstance(exc, SyncdropError) and not isinstance(exc, TransientError)
+        error = str(exc) if isinstance(exc, SyncdropError) else type(exc).__name__
+        if not permanent:
+            services.jobs.record_fan_out_error(chunk, error)
+        if permanent or attempt >= policy.attempts:
+            logger.warning("chunk ended without Sync's results", extra={"job_id": job_id})
+            reason = error if permanent else _gave_up(batch.id, attempt, error)
+            if _fail_every_row(services, chunk, token, reason) is FanOutOutcome.WRITTEN:
+                return FanOutOutcome.WRITTEN
+            raise  # it closed before failing (its copies not queued): the redelivery repairs it
+        services.jobs.release_fan_out(chunk, token)  # the redelivery need not wait for it
+        raise
+
+
+def _write_results(services: Services, chunk: Chunk, batch: Batch, token: str) -> FanOutOutcome:
+    manifest = read_manifest(services, chunk)
     results: dict[str, GenerationResult] = {}
-    missing = NO_RESULT
-    if batch.status is BatchStatus.FAILED:
-        missing = BATCH_FAILED
-        if batch.output_url:
-            results = _results_by_request(services, batch)
-    elif batch.output_url:
+    missing = BATCH_FAILED if batch.status is BatchStatus.FAILED else NO_RESULT
+    if batch.output_url:
         results = _results_by_request(services, batch)
-    else:
-        logger.warning("COMPLETED batch without outputUrl yet", extra={"batch_id": batch.id})
-        return FanOutOutcome.NOT_READY
     items = list(_rows_for(manifest, results, chunk, missing))
     copying = services.outputs_queue is not None
     if copying:
@@ -162,9 +284,9 @@ def fan_out_chunk(services: Services, job_id: str, chunk_number: int) -> FanOutO
             if item["status"] == RowStatus.COMPLETED.value:
                 item["copy_status"] = "PENDING"
     half = len(items) // 2 // 25 * 25  # on a BatchWriteItem boundary: no extra request
-    services.results.put_rows(job_id, items[:half])
+    services.results.put_rows(chunk.job_id, items[:half])
     crash_points.reached(crash_points.FAN_OUT_AFTER_ROWS_WRITTEN)
-    services.results.put_rows(job_id, items[half:])
+    services.results.put_rows(chunk.job_id, items[half:])
     completed = sum(1 for i in items if i["status"] == RowStatus.COMPLETED.value)
     to = ChunkStatus.FAILED if batch.status is BatchStatus.FAILED else ChunkStatus.COMPLETED
     closed = services.jobs.close_chunk(
@@ -172,16 +294,39 @@ def fan_out_chunk(services: Services, job_id: str, chunk_number: int) -> FanOutO
         to,
         completed=completed,
         failed=len(items) - completed,
-        now=now(),
+        now=services.clock(),
         copies=completed if copying else 0,
+        token=token,
+        row_keys=_row_range(manifest),
     )
-    if not closed:  # a concurrent worker closed it first; it wrote the same rows
+    if not closed:  # the lease went stale and another worker closed it: it wrote the rows
         return FanOutOutcome.ALREADY_DONE
     if copying and completed:
         done = [str(i["row_key"]) for i in items if i["status"] == RowStatus.COMPLETED.value]
         _enqueue_copies(services, chunk, done)
     logger.info(
         "chunk fanned out",
-        extra={"job_id": job_id, "chunk": chunk_number, "completed": completed, "rows": len(items)},
+        extra={"job_id": chunk.job_id, "chunk": chunk.number, "completed": completed},
     )
     return FanOutOutcome.WRITTEN
+
+
+def time_out_rows(services: Services, chunk: Chunk, reason: str, policy: FanOutPolicy) -> bool:
+    """At the job's deadline: the rows of a batch Sync has not finished become TIMED_OUT.
+
+    The chunk stays open, so a batch that finishes later is still fanned out over these rows.
+    False when the chunk was closed meanwhile (its rows are real outcomes).
+    """
+    if chunk.results_written:
+        return False
+    token, _ = _claim(services, chunk, policy)
+    try:
+        manifest = _manifest_or_nothing(services, chunk)
+        items = [
+            result_item(row, failed(row.request_id, reason, status=RowStatus.TIMED_OUT), chunk)
+            for row in manifest
+        ]
+        services.results.put_rows(chunk.job_id, items)
+    finally:
+        services.jobs.release_fan_out(chunk, token)
+    return True

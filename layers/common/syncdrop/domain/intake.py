@@ -7,6 +7,7 @@ import tempfile
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from itertools import islice
 from json.encoder import encode_basestring
 from operator import add
@@ -14,10 +15,18 @@ from typing import IO, BinaryIO
 
 from aws_lambda_powertools import Logger
 
-from syncdrop.adapters.dynamo_results import row_key
+from syncdrop import crash_points
+from syncdrop.domain.deadline import fail_queued_chunks
 from syncdrop.domain.media_links import presign_media_links, s3_link_checker
 from syncdrop.domain.services import Services
-from syncdrop.errors import SyncOutcomeUnknown, SyncRejected, TransientError, UploadMissing
+from syncdrop.errors import (
+    SyncdropError,
+    SyncOutcomeUnknown,
+    SyncRejected,
+    TransientError,
+    UploadMissing,
+    UploadRefused,
+)
 from syncdrop.intake import (
     AcceptedRow,
     FileRejected,
@@ -28,6 +37,8 @@ from syncdrop.intake import (
     plan_chunks,
 )
 from syncdrop.jobs import Chunk, ChunkStatus, Job, JobStatus, UploadRef, chunk_keys
+from syncdrop.keys import row_key
+from syncdrop.s3_events import hidden_characters
 from syncdrop.sync_models import Batch
 
 logger = Logger(service="syncdrop", child=True)
@@ -44,6 +55,8 @@ class IntakeLimits:
     min_lines: int
     max_lines: int
     max_bytes: int
+    # After this, the reconciler finishes the job with what is known (JobDeadlineHours).
+    job_deadline: timedelta = timedelta(hours=48)
 
     @classmethod
     def for_deployment(
@@ -56,6 +69,7 @@ class IntakeLimits:
         min_lines: int,
         max_lines: int,
         max_bytes: int,
+        job_deadline_hours: float = 48,
     ) -> IntakeLimits:
         """What a deployment checks uploads against; submit_batch and `syncdrop upload` alike."""
         rules = IntakeRules(
@@ -70,6 +84,7 @@ class IntakeLimits:
             min_lines=min_lines,
             max_lines=max_lines,
             max_bytes=max_bytes,
+            job_deadline=timedelta(hours=job_deadline_hours),
         )
 
 
@@ -177,22 +192,84 @@ def too_big(size: int, limit: int) -> str:
     )
 
 
-def accept_upload(services: Services, upload: UploadRef, limits: IntakeLimits) -> IntakeOutcome:
+# S3's 403 for a read of the upload: to a role without s3:ListBucket that is how a deleted
+# version looks; otherwise the object is one syncdrop may not read.
+REFUSED_UPLOAD = (
+    "syncdrop was not allowed to read the file (S3 answered AccessDenied). Usually the file was "
+    "deleted or replaced before syncdrop could read it; otherwise it is encrypted with a KMS key "
+    "syncdrop may not use. Upload it again, with the bucket's default encryption."
+)
+
+
+def hidden_key(hidden: list[str]) -> str:
+    """Why a key with control or format characters is refused, those characters escaped."""
+    return (
+        "The file's name contains characters that cannot be seen or that change how it reads "
+        f"({', '.join(hidden[:5])}): control, format (such as right-to-left overrides) or "
+        "line-break characters. Rename the file using visible characters only and upload it "
+        "again."
+    )
+
+
+def accept_upload(
+    services: Services,
+    upload: UploadRef,
+    limits: IntakeLimits,
+    *,
+    last_attempt: bool = False,
+    attempts: int = 1,
+) -> IntakeOutcome:
     """Record the job for this upload version and, the first time, read the file into chunks.
 
     Every write is idempotent, so a redelivered or retried event finds the same job and
-    the same chunks and never plans a second set.
+    the same chunks and never plans a second set. On the last attempt (``attempts`` receives
+    of its message), a file that still cannot be read ends the job FAILED with the reason.
     """
+    try:
+        return _accept(services, upload, limits)
+    except Exception as exc:
+        if not last_attempt:
+            raise
+        return _give_up(services, upload, exc, attempts)
+
+
+def _give_up(
+    services: Services, upload: UploadRef, error: Exception, attempts: int
+) -> IntakeOutcome:
+    job = services.jobs.get_job(upload.job_id)
+    if job is None or job.status is not JobStatus.RECEIVED:
+        raise error  # nothing recorded to finish (or it finished meanwhile): the DLQ takes it
+    why = str(error) if isinstance(error, SyncdropError) else type(error).__name__
+    reason = (
+        f"syncdrop could not read the file after {attempts} attempts ({why}). Upload it "
+        "again; if it fails again, quote the job id when you ask for help."
+    )
+    logger.warning("file given up after its last attempt", extra={"job_id": job.job_id})
+    failed = _fail_file(services, job, reason)
+    fail_queued_chunks(services, job.job_id, reason, services.clock())
+    return IntakeOutcome(job=failed, chunks=[], fresh=True)
+
+
+def _accept(services: Services, upload: UploadRef, limits: IntakeLimits) -> IntakeOutcome:
+    now = services.clock()
     job = services.jobs.create_job(
         Job(
             job_id=upload.job_id,
             upload=upload,
             status=JobStatus.RECEIVED,
-            created_at=services.clock(),
+            created_at=now,
+            deadline=now + limits.job_deadline,
         )
     )
+    crash_points.reached(crash_points.INTAKE_AFTER_JOB_RECORDED)
     if job.status is not JobStatus.RECEIVED:
         return IntakeOutcome(job=job, chunks=services.jobs.job_chunks(job.job_id), fresh=False)
+
+    hidden = hidden_characters(upload.key)
+    if hidden:
+        return IntakeOutcome(
+            job=_fail_file(services, job, hidden_key(hidden)), chunks=[], fresh=True
+        )
 
     missing = "The file was deleted or replaced before syncdrop could read it. Upload it again."
     try:
@@ -204,8 +281,9 @@ def accept_upload(services: Services, upload: UploadRef, limits: IntakeLimits) -
                 fresh=True,
             )
         stream = services.objects.open_upload(upload)
-    except UploadMissing:
-        return IntakeOutcome(job=_fail_file(services, job, missing), chunks=[], fresh=True)
+    except UploadMissing as exc:
+        reason = REFUSED_UPLOAD if isinstance(exc, UploadRefused) else missing
+        return IntakeOutcome(job=_fail_file(services, job, reason), chunks=[], fresh=True)
 
     spool = _SpooledRows()
     try:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
 
 from aws_lambda_powertools import Logger
 
+from syncdrop.domain.deadline import fail_queued_chunks, never_sent_reason
 from syncdrop.domain.reporting import REPORT_LEASE
 from syncdrop.domain.services import Services
 from syncdrop.domain.submission import SubmissionReport, submit_ready_chunks
@@ -19,6 +19,7 @@ from syncdrop.errors import SyncNotFound
 from syncdrop.jobs import Chunk, ChunkStatus
 from syncdrop.messages import ResultsMessage
 from syncdrop.sync_models import Batch
+from syncdrop.webhook_url import owner_of
 
 logger = Logger(service="syncdrop", child=True)
 
@@ -43,18 +44,8 @@ class ReconcileReport:
     polled: int = 0
     enqueued: int = 0
     reports_restarted: int = 0
+    past_deadline: int = 0  # jobs sent to be finished with what is known
     submission: SubmissionReport = field(default_factory=SubmissionReport)
-
-
-def owner_of(batch: Batch) -> tuple[str, int] | None:
-    """The job and chunk a batch was made for, from the webhookUrl Sync echoes back."""
-    if not batch.webhook_url:
-        return None
-    query = parse_qs(urlsplit(batch.webhook_url).query)
-    job, chunk = query.get("job", [""])[0], query.get("chunk", [""])[0]
-    if not job or not chunk.isdigit():
-        return None
-    return job, int(chunk)
 
 
 def _resolve_submitting(
@@ -68,7 +59,7 @@ def _resolve_submitting(
     batches = services.sync.list_batches(created_after=oldest - policy.list_margin)
     owned: dict[tuple[str, int], Batch] = {}
     for batch in batches:
-        owner = owner_of(batch)
+        owner = owner_of(batch.webhook_url, policy.webhook_base)
         if owner is not None:
             owned.setdefault(owner, batch)
     for chunk in stuck:
@@ -79,9 +70,32 @@ def _resolve_submitting(
                 logger.info(
                     "adopted a batch whose creation was unconfirmed", extra={"batch_id": found.id}
                 )
+        elif _past_deadline(services, chunk, now):
+            # Its job was (or is being) finished: the chunk must not go to Sync any more.
+            if services.jobs.fail_chunk(chunk, NOT_SENT_BY_DEADLINE, now=now):
+                services.queue().send(ResultsMessage.for_chunk(chunk.job_id, chunk.number, None))
+                report.enqueued += 1
         elif services.jobs.release_to_queue(chunk, "Sync has no batch for this chunk", now=now):
             report.requeued += 1
             logger.info("no batch at Sync; chunk back in the queue", extra={"job_id": chunk.job_id})
+
+
+NOT_SENT_BY_DEADLINE = (
+    "Never sent to Sync: its submission was not confirmed before the job's deadline passed. "
+    "Upload the row again in a new file."
+)
+
+
+def _stop_queued_chunks(services: Services, job_id: str) -> None:
+    """Before submission below: a job being finished at its deadline sends no new batch."""
+    job = services.jobs.get_job(job_id)
+    if job is not None:
+        fail_queued_chunks(services, job_id, never_sent_reason(job), services.clock())
+
+
+def _past_deadline(services: Services, chunk: Chunk, now: datetime) -> bool:
+    job = services.jobs.get_job(chunk.job_id)
+    return job is None or job.past_deadline(now) or job.notified_at is not None
 
 
 def _poll_quiet(services: Services, policy: ReconcilePolicy, report: ReconcileReport) -> None:
@@ -117,6 +131,11 @@ def reconcile(services: Services, policy: ReconcilePolicy) -> ReconcileReport:
     for job_id in services.jobs.stale_reports(before=services.clock() - policy.report_lease):
         services.queue().send(ResultsMessage.for_job(job_id))
         report.reports_restarted += 1
+    # One Query of the OpenChunks index: jobs not yet reported whose deadline has passed.
+    for job_id in services.jobs.jobs_past_deadline(now=services.clock()):
+        _stop_queued_chunks(services, job_id)
+        services.queue().send(ResultsMessage.for_job(job_id))
+        report.past_deadline += 1
     report.submission = submit_ready_chunks(
         services, batch_concurrency=policy.batch_concurrency, webhook_base=policy.webhook_base
     )

@@ -14,6 +14,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from syncdrop import crash_points
+from syncdrop.domain.deadline import NOT_COPIED, close_out
+from syncdrop.domain.fan_out import FanOutPolicy
 from syncdrop.domain.services import Services
 from syncdrop.jobs import Job, JobStatus, outputs_prefix, results_key
 from syncdrop.report import (
@@ -42,6 +44,7 @@ class FinishOutcome(StrEnum):
     ALREADY_SENT = "ALREADY_SENT"
     BUSY = "BUSY"  # another worker holds the report lease
     SENT = "SENT"
+    REWRITTEN = "REWRITTEN"  # emailed at its deadline; the results CSV now has later outcomes
 
 
 @dataclass
@@ -65,6 +68,8 @@ class _Reasons:
                 self.copied += 1
             elif item.get("copy_error"):
                 code, message = "COPY_FAILED", str(item["copy_error"])
+            elif item.get("copy_status") == "PENDING":  # only at a job's deadline
+                code, message = "NOT_COPIED", NOT_COPIED
             yield ReportRow(
                 row_number=int(item["row_number"]),
                 request_id=str(item.get("request_id", "")),
@@ -85,19 +90,30 @@ def _job_is_over(services: Services, job: Job) -> bool:
         return False
     chunks = services.jobs.job_chunks(job.job_id)
     return len(chunks) == job.chunk_count and all(
-        c.results_written and c.copies_enqueued and c.copies_pending == 0 for c in chunks
+        c.results_written and c.copies_enqueued and c.copies_done for c in chunks
     )
 
 
 def finish_job(
-    services: Services, job_id: str, *, lease: timedelta = REPORT_LEASE
+    services: Services,
+    job_id: str,
+    *,
+    lease: timedelta = REPORT_LEASE,
+    fan_out: FanOutPolicy | None = None,
 ) -> FinishOutcome:
+    """Send the job's one email once it is over, or once its deadline has passed."""
     job = services.jobs.get_job(job_id)
-    if job is None or job.notified_at is not None:
+    if job is None:
         return FinishOutcome.ALREADY_SENT
-    if not _job_is_over(services, job):
-        return FinishOutcome.NOT_YET
+    if job.notified_at is not None:
+        if job.finished_at_deadline and job.status is JobStatus.COMPLETED:
+            return _rewrite_results(services, job, lease)
+        return FinishOutcome.ALREADY_SENT
     now = services.clock()
+    if not _job_is_over(services, job):
+        if not job.past_deadline(now):
+            return FinishOutcome.NOT_YET
+        job = close_out(services, job, now, fan_out or FanOutPolicy())
     token = uuid.uuid4().hex
     if not services.jobs.claim_report(job_id, token, now=now, stale_before=now - lease):
         return FinishOutcome.BUSY
@@ -144,6 +160,29 @@ def _compose(services: Services, job: Job, now: datetime) -> tuple[Email, JobSta
     return _completed(services, job, now), JobStatus.COMPLETED
 
 
+def _rewrite_results(services: Services, job: Job, lease: timedelta) -> FinishOutcome:
+    """Outcomes that came after the deadline's email: the results CSV again, no email.
+
+    Under a lease, so two late writers never interleave; a busy one retries afterwards and
+    writes what it brought.
+    """
+    now = services.clock()
+    token = uuid.uuid4().hex
+    if not services.jobs.claim_rewrite(job.job_id, token, now=now, stale_before=now - lease):
+        return FinishOutcome.BUSY
+    try:
+        with tempfile.TemporaryFile() as spool:
+            write_results_csv(
+                _Reasons().rows(services.results.job_rows(job.job_id)), job.columns, spool
+            )
+            spool.seek(0)
+            services.objects.put_file(results_key(job.upload.key), spool, "text/csv; charset=utf-8")
+    finally:
+        services.jobs.finish_rewrite(job.job_id, token)
+    logger.info("results rewritten after the deadline", extra={"job_id": job.job_id})
+    return FinishOutcome.REWRITTEN
+
+
 def _completed(services: Services, job: Job, now: datetime) -> Email:
     key = results_key(job.upload.key)
     reasons = _Reasons()
@@ -152,8 +191,11 @@ def _completed(services: Services, job: Job, now: datetime) -> Email:
             reasons.rows(services.results.job_rows(job.job_id)), job.columns, spool
         )
         spool.seek(0)
-        services.objects.put_file(key, spool, "text/csv; charset=utf-8")
-    link = services.objects.presign_get(job.upload.bucket, key, int(LINK_LIFETIME.total_seconds()))
+        version = services.objects.put_file(key, spool, "text/csv; charset=utf-8")
+    # Pinned to this version: a re-upload of the same file name writes the same key.
+    link = services.objects.presign_get(
+        job.upload.bucket, key, int(LINK_LIFETIME.total_seconds()), version_id=version
+    )
     report = JobReport(
         job_id=job.job_id,
         file_name=job.upload.file_name,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aws_lambda_powertools import Logger
 
@@ -24,17 +23,9 @@ from syncdrop.jobs import Chunk, ChunkStatus
 from syncdrop.messages import ResultsMessage
 from syncdrop.ports import Claim
 from syncdrop.sync_models import Batch
+from syncdrop.webhook_url import webhook_url_for
 
 logger = Logger(service="syncdrop", child=True)
-
-
-def webhook_url_for(base: str, job_id: str, chunk_number: int) -> str | None:
-    """Sync echoes webhookUrl on Get/List: job and chunk in it let the reconciler find a batch."""
-    if not base:
-        return None
-    parts = urlsplit(base)
-    query = urlencode({"job": job_id, "chunk": str(chunk_number)})
-    return urlunsplit(parts._replace(query=f"{parts.query}&{query}" if parts.query else query))
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ from syncdrop.report.wording import (
     plural,
     shorten_name,
 )
+from syncdrop.s3_events import hidden_characters, printable_key
 
 # SNS rejects a subject of 100 characters or more.
 SUBJECT_LIMIT = 99
@@ -78,12 +79,14 @@ def completed_email(report: JobReport) -> Email:
     counts = report.counts
     status = (
         EmailStatus.COMPLETED
-        if counts.failed == 0 and counts.rejected == 0
+        if counts.failed == 0 and counts.rejected == 0 and counts.timed_out == 0
         else EmailStatus.COMPLETED_WITH_FAILURES
     )
     parts = [f"{count(counts.completed)} done"]
     if counts.failed:
         parts.append(f"{count(counts.failed)} failed")
+    if counts.timed_out:
+        parts.append(f"{count(counts.timed_out)} timed out")
     if counts.rejected:
         parts.append(f"{count(counts.rejected)} rejected")
     name = _display_name(report.file_name, report.key)
@@ -96,11 +99,19 @@ def completed_email(report: JobReport) -> Email:
             [
                 ("Done", counts.completed, "the video is ready"),
                 ("Failed", counts.failed, "sent to Sync, which could not make the video"),
+                *_timed_out_entry(counts),
                 ("Rejected", counts.rejected, "not sent: syncdrop found a problem in the row"),
                 ("Total", counts.total, ""),
             ]
         ),
     ]
+    if counts.timed_out:
+        lines += [
+            "",
+            "This job reached its deadline before Sync had finished every row. If Sync finishes",
+            "them later, the results file at the S3 URI below is written again with their",
+            "outcome (no new email; the download link keeps this email's version).",
+        ]
     if report.top_errors:
         lines += ["", "Why rows did not become videos (most common first):"]
         lines += [
@@ -115,7 +126,7 @@ def completed_email(report: JobReport) -> Email:
         "",
         *_results_lines(report),
         "",
-        f"Your file: s3://{report.bucket}/{report.key}",
+        f"Your file: {_s3_uri(report.bucket, report.key)}",
         SUPPORT_LINE.format(job_id=report.job_id),
     ]
     return Email(
@@ -131,7 +142,9 @@ def failed_file_email(
     """The email when the file as a whole cannot be used: what is wrong and how to retry."""
     name = _display_name(file_name, key)
     subject = _subject("", name, " could not be processed")
-    again = key if key.startswith("incoming/") else f"incoming/{name}"
+    # A key with hidden characters was refused for them: suggest a visible name instead.
+    visible = key.startswith("incoming/") and not hidden_characters(key)
+    again = printable_key(key) if visible else f"incoming/{_visible_name(file_name)}"
     lines = [
         f"syncdrop could not process {name}, so nothing was sent to Sync and no videos were made.",
         "",
@@ -140,9 +153,9 @@ def failed_file_email(
         "",
         "What to do next:",
         f"  Fix the file and upload it again under incoming/ in the bucket {bucket}, for example",
-        f"  as s3://{bucket}/{again} (the same name is fine: each upload is a new job).",
+        f"  as s3://{one_line(bucket)}/{again} (the same name is fine: each upload is a new job).",
         "",
-        f"Your file: s3://{bucket}/{key}",
+        f"Your file: {_s3_uri(bucket, key)}",
         f"Received: {clock(received_at)}",
         SUPPORT_LINE.format(job_id=job_id),
     ]
@@ -172,8 +185,8 @@ def dry_run_email(
     if rejected:
         parts.append(f"{count(rejected)} rejected")
     subject = _subject("dry run of ", name, " — " + ", ".join(parts))
-    real_key = key.replace("incoming/dry-run/", "incoming/", 1)
-    if real_key == key:
+    real_key = printable_key(key.replace("incoming/dry-run/", "incoming/", 1))
+    if not key.startswith("incoming/dry-run/"):
         real_key = f"incoming/{name}"
     lines = [
         f"Dry run of {name}: {one_line(verdict) or 'no verdict'}",
@@ -203,15 +216,21 @@ def dry_run_email(
     lines += [
         "",
         "To process the file for real, upload it under incoming/ but outside incoming/dry-run/,",
-        f"for example as s3://{bucket}/{real_key}.",
+        f"for example as s3://{one_line(bucket)}/{real_key}.",
         "",
-        f"Your file: s3://{bucket}/{key}",
+        f"Your file: {_s3_uri(bucket, key)}",
         SUPPORT_LINE.format(job_id=job_id),
     ]
     attributes = _attributes(
         job_id, EmailStatus.DRY_RUN, name, bucket, ResultCounts(0, 0, rejected, rows)
     )
     return Email(subject, _body(lines), {**attributes, "valid": str(valid)})
+
+
+def _timed_out_entry(counts: ResultCounts) -> list[tuple[str, int, str]]:
+    if not counts.timed_out:
+        return []
+    return [("Timed out", counts.timed_out, "Sync had not finished it by the job's deadline")]
 
 
 def _outcome_sentence(name: str, counts: ResultCounts) -> str:
@@ -283,8 +302,9 @@ def _batch_plan(batches: Sequence[int]) -> str:
 
 def _table(entries: Sequence[tuple[str, int, str]]) -> str:
     width = max(len(count(number)) for _, number, _ in entries)
+    labels = max(9, *(len(label) + 1 for label, _, _ in entries))
     return "\n".join(
-        f"  {label:<9}{count(number):>{width}}" + (f"   {note}" if note else "")
+        f"  {label:<{labels}}{count(number):>{width}}" + (f"   {note}" if note else "")
         for label, number, note in entries
     )
 
@@ -295,7 +315,19 @@ def _subject(before_name: str, name: str, after_name: str) -> str:
 
 
 def _display_name(file_name: str, key: str) -> str:
-    return one_line(file_name) or one_line(key.rsplit("/", 1)[-1]) or "your file"
+    # Hidden characters (a newline, a right-to-left override) shown as escapes, never raw.
+    shown = one_line(printable_key(file_name)) or one_line(printable_key(key.rsplit("/", 1)[-1]))
+    return shown or "your file"
+
+
+def _visible_name(file_name: str) -> str:
+    cleaned = "".join(c for c in file_name if not hidden_characters(c))
+    return one_line(printable_key(cleaned)) or "your-file.csv"
+
+
+def _s3_uri(bucket: str, key: str) -> str:
+    """An S3 URI as one safe line: hidden characters escaped, length bounded."""
+    return f"s3://{one_line(bucket)}/{printable_key(key)}"
 
 
 def _indented(text: str) -> list[str]:
@@ -316,6 +348,8 @@ def _attributes(
         "failed": str(counts.failed),
         "rejected": str(counts.rejected),
         "total": str(counts.total),
+        # Only when there are some: a filter on it then matches jobs that hit their deadline.
+        **({"timed_out": str(counts.timed_out)} if counts.timed_out else {}),
     }
 
 

@@ -14,6 +14,7 @@ class RowStatus(StrEnum):
     COMPLETED = "COMPLETED"  # Sync produced a video
     FAILED = "FAILED"  # sent to Sync, no video came back
     REJECTED = "REJECTED"  # syncdrop's own validation kept the row from Sync
+    TIMED_OUT = "TIMED_OUT"  # Sync had not finished it when the job's deadline passed
 
 
 @dataclass(frozen=True, slots=True)

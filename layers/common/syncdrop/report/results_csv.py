@@ -52,6 +52,7 @@ class ResultCounts:
     failed: int
     rejected: int
     total: int
+    timed_out: int = 0  # also counted in ``total``; not in ``failed``
 
 
 def spreadsheet_safe(text: str) -> str:
@@ -89,12 +90,14 @@ def write_results_csv(
     writer = csv.writer(buffer, dialect="excel", quoting=csv.QUOTE_MINIMAL)
     out.write(UTF8_BOM)
     writer.writerow([spreadsheet_safe(name) for name, _ in header])
-    completed = failed = rejected = 0
+    completed = failed = rejected = timed_out = 0
     for row in rows:
         if row.status == RowStatus.COMPLETED:
             completed += 1
         elif row.status == RowStatus.REJECTED:
             rejected += 1
+        elif row.status == RowStatus.TIMED_OUT:
+            timed_out += 1
         else:
             failed += 1
         cells = [
@@ -112,7 +115,8 @@ def write_results_csv(
         if buffer.tell() >= FLUSH_BYTES:
             _flush(buffer, out)
     _flush(buffer, out)
-    return ResultCounts(completed, failed, rejected, completed + failed + rejected)
+    total = completed + failed + rejected + timed_out
+    return ResultCounts(completed, failed, rejected, total, timed_out)
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -1,0 +1,256 @@
+"""Chunk items and their state machine: every move one conditional write, with its batch slot."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from syncdrop import keys
+from syncdrop.adapters.dynamo_calls import cancellation_reasons
+from syncdrop.adapters.dynamo_capacity import release_slot, take_slot
+from syncdrop.adapters.dynamo_items import _chunk_from, _iso
+from syncdrop.adapters.dynamo_table import OPEN_INDEX, DynamoTable
+from syncdrop.errors import StorageError
+from syncdrop.jobs import Chunk, ChunkStatus
+from syncdrop.ports import Claim
+
+
+class ChunkItems(DynamoTable):
+    def put_chunk(self, chunk: Chunk) -> None:
+        now = _iso(chunk.updated_at or datetime.now(UTC))
+        item = {
+            **keys.chunk_key(chunk.job_id, chunk.number),
+            "type": {"S": "chunk"},
+            "job_id": {"S": chunk.job_id},
+            "number": {"N": str(chunk.number)},
+            "status": {"S": chunk.status.value},
+            "rows": {"N": str(chunk.rows)},
+            "input_key": {"S": chunk.input_key},
+            "manifest_key": {"S": chunk.manifest_key},
+            "updated_at": {"S": now},
+            "attempts": {"N": "0"},
+            "open_status": {"S": chunk.status.value},
+            "open_since": {"S": keys.open_since(now, chunk.job_id, chunk.number)},
+        }
+        self.put_new(item)  # False: recorded by an earlier attempt, whose state it keeps
+
+    def job_chunks(self, job_id: str) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :chunk)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": keys.job_pk(job_id)},
+                ":chunk": {"S": keys.CHUNK_PREFIX},
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._call("query", **kwargs)
+            chunks.extend(_chunk_from(i) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return chunks
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def get_chunk(self, job_id: str, number: int) -> Chunk | None:
+        answer = self._call("get_item", Key=keys.chunk_key(job_id, number), ConsistentRead=True)
+        item = answer.get("Item")
+        return _chunk_from(item) if item else None
+
+    def open_chunks(
+        self, status: ChunkStatus, *, before: datetime | None = None, limit: int = 100
+    ) -> list[Chunk]:
+        condition = "open_status = :s"
+        values: dict[str, Any] = {":s": {"S": status.value}}
+        if before is not None:
+            condition += " AND open_since < :before"
+            values[":before"] = {"S": _iso(before)}
+        page = self._call(
+            "query",
+            IndexName=OPEN_INDEX,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            Limit=limit,
+        )
+        return [_chunk_from(i) for i in page.get("Items", [])]
+
+    def _moved(self, status: ChunkStatus, now: datetime, chunk: Chunk) -> dict[str, Any]:
+        """Attribute values that put a chunk in ``status`` and keep the open index right."""
+        return {
+            ":to": {"S": status.value},
+            ":now": {"S": _iso(now)},
+            ":since": {"S": keys.open_since(_iso(now), chunk.job_id, chunk.number)},
+        }
+
+    def claim_for_submission(self, chunk: Chunk, *, limit: int, now: datetime) -> Claim:
+        values = self._moved(ChunkStatus.SUBMITTING, now, chunk)
+        values[":queued"] = {"S": ChunkStatus.QUEUED.value}
+        values[":one"] = {"N": "1"}
+        try:
+            self._calls.call(
+                "transact_write_items",
+                TransactItems=[
+                    take_slot(self._table, chunk.holder, limit=limit),
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": keys.chunk_key(chunk.job_id, chunk.number),
+                            "UpdateExpression": (
+                                "SET #s = :to, open_status = :to, open_since = :since, "
+                                "updated_at = :now, submitting_at = :now ADD attempts :one"
+                            ),
+                            "ConditionExpression": "#s = :queued",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                ],
+            )
+            return Claim.CLAIMED
+        except ClientError as exc:  # a failed condition; conflicts were retried in _calls
+            # Reasons come in TransactItems order: the slot first, then the chunk.
+            reasons = cancellation_reasons(exc)
+            if len(reasons) == 2 and reasons[1] == "ConditionalCheckFailed":
+                return Claim.NOT_QUEUED
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return Claim.NO_CAPACITY
+            raise StorageError(f"claiming chunk {chunk.holder} was cancelled: {reasons}") from exc
+
+    def _transition(
+        self,
+        chunk: Chunk,
+        *,
+        to: ChunkStatus,
+        allowed_from: tuple[ChunkStatus, ...],
+        now: datetime,
+        release: bool,
+        extra_set: str = "",
+        extra_values: dict[str, Any] | None = None,
+        extra_condition: str = "",
+    ) -> bool:
+        values = self._moved(to, now, chunk)
+        values.update(extra_values or {})
+        from_names = []
+        for i, status in enumerate(allowed_from):
+            values[f":from{i}"] = {"S": status.value}
+            from_names.append(f":from{i}")
+        if to.is_open:
+            update = "SET #s = :to, open_status = :to, open_since = :since, updated_at = :now"
+        else:
+            values.pop(":since")
+            update = "SET #s = :to, updated_at = :now"
+        update += extra_set
+        if not to.is_open:
+            update += " REMOVE open_status, open_since"
+        chunk_update = {
+            "TableName": self._table,
+            "Key": keys.chunk_key(chunk.job_id, chunk.number),
+            "UpdateExpression": update,
+            "ConditionExpression": f"#s IN ({', '.join(from_names)}){extra_condition}",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": values,
+        }
+        items: list[dict[str, Any]] = [{"Update": chunk_update}]
+        if release:
+            items.append(release_slot(self._table, chunk.holder))
+        return self._calls.conditional("transact_write_items", TransactItems=items)
+
+    def mark_submitted(self, chunk: Chunk, batch_id: str, *, now: datetime) -> bool:
+        return self._transition(
+            chunk,
+            to=ChunkStatus.SUBMITTED,
+            allowed_from=(ChunkStatus.SUBMITTING,),
+            now=now,
+            release=False,
+            extra_set=", batch_id = :batch, submitted_at = :now",
+            extra_values={":batch": {"S": batch_id}},
+        )
+
+    def release_to_queue(self, chunk: Chunk, reason: str, *, now: datetime) -> bool:
+        return self._transition(
+            chunk,
+            to=ChunkStatus.QUEUED,
+            allowed_from=(ChunkStatus.SUBMITTING,),
+            now=now,
+            release=True,
+            extra_set=", last_error = :why",
+            extra_values={":why": {"S": reason[:1000]}},
+        )
+
+    def fail_chunk(self, chunk: Chunk, reason: str, *, now: datetime) -> bool:
+        return self._fail(
+            chunk,
+            reason,
+            (ChunkStatus.QUEUED, ChunkStatus.SUBMITTING, ChunkStatus.SUBMITTED),
+            now=now,
+            release=True,
+        )
+
+    def fail_queued_chunk(self, chunk: Chunk, reason: str, *, now: datetime) -> bool:
+        # A QUEUED chunk holds no slot.
+        return self._fail(chunk, reason, (ChunkStatus.QUEUED,), now=now, release=False)
+
+    def _fail(
+        self,
+        chunk: Chunk,
+        reason: str,
+        allowed_from: tuple[ChunkStatus, ...],
+        *,
+        now: datetime,
+        release: bool,
+    ) -> bool:
+        return self._transition(
+            chunk,
+            to=ChunkStatus.FAILED,
+            allowed_from=allowed_from,
+            now=now,
+            release=release,
+            extra_set=", error_reason = :why",
+            extra_values={":why": {"S": reason[:2000]}},
+        )
+
+    def close_chunk(
+        self,
+        chunk: Chunk,
+        to: ChunkStatus,
+        *,
+        completed: int,
+        failed: int,
+        now: datetime,
+        copies: int = 0,
+        token: str | None = None,
+        row_keys: tuple[str, str] | None = None,
+    ) -> bool:
+        """Every row has its results item: end the chunk and free its capacity slot.
+
+        ``copies`` videos are still to be copied (their copy workers count what is left in
+        the ``row_keys`` range); with ``token``, only the fan-out lease holder closes it.
+        """
+        extra_set = (
+            ", results_written = :yes, rows_completed = :ok, rows_failed = :ko,"
+            " copies_enqueued = :none, copies_done = :none"
+        )
+        values: dict[str, Any] = {
+            ":yes": {"BOOL": True},
+            ":ok": {"N": str(completed)},
+            ":ko": {"N": str(failed)},
+            ":none": {"BOOL": copies == 0},
+        }
+        condition = " AND attribute_not_exists(results_written)"
+        if row_keys is not None:
+            extra_set += ", first_row_key = :first, last_row_key = :last"
+            values[":first"], values[":last"] = {"S": row_keys[0]}, {"S": row_keys[1]}
+        if token is not None:
+            condition += " AND fan_out_claim = :token"
+            values[":token"] = {"S": token}
+        return self._transition(
+            chunk,
+            to=to,
+            allowed_from=(ChunkStatus.SUBMITTED, ChunkStatus.FAILED),
+            now=now,
+            release=True,
+            extra_set=extra_set,
+            extra_condition=condition,
+            extra_values=values,
+        )

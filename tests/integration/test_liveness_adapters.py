@@ -1,0 +1,221 @@
+"""The adapters behind the liveness guarantee: leases, budgets and the deadline index on moto,
+the copy ledger's one-row writes and range count, and video downloads that never leak httpx."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from syncdrop.adapters.dynamo_copies import DynamoCopyLedger
+from syncdrop.adapters.dynamo_jobs import DynamoJobStore
+from syncdrop.adapters.dynamo_results import DynamoResultStore, row_key
+from syncdrop.adapters.result_download import ResultDownloader, ResultDownloadError
+from syncdrop.errors import TransientError
+from syncdrop.jobs import ChunkStatus, JobStatus
+from tests.integration.test_dynamo_job_store import T0, chunk, job
+from tests.integration.test_result_download import FAST, OUTPUT_URL, SYNC_BASE, FakeResultHost
+
+VIDEO_HOST = "videos.example"
+
+
+def video_downloader(host: FakeResultHost) -> ResultDownloader:
+    return ResultDownloader(
+        api_base_url=SYNC_BASE,
+        allowed_redirect_hosts=(VIDEO_HOST,),
+        policy=FAST,
+        transport=httpx.MockTransport(host),
+    )
+
+
+@pytest.fixture
+def store(moto_stack) -> DynamoJobStore:
+    return DynamoJobStore(moto_stack.client("dynamodb"), moto_stack.ref("JobTable"))
+
+
+@pytest.fixture
+def results(moto_stack) -> DynamoResultStore:
+    return DynamoResultStore(moto_stack.client("dynamodb"), moto_stack.ref("ResultsTable"))
+
+
+@pytest.fixture
+def ledger(moto_stack) -> DynamoCopyLedger:
+    return DynamoCopyLedger(
+        moto_stack.client("dynamodb"),
+        job_table=moto_stack.ref("JobTable"),
+        results_table=moto_stack.ref("ResultsTable"),
+    )
+
+
+def submitted(store: DynamoJobStore, job_id: str = "job-1", n: int = 1):
+    store.put_chunk(chunk(job_id, n))
+    c = store.get_chunk(job_id, n)
+    assert c is not None
+    store.claim_for_submission(c, limit=5, now=T0)
+    store.mark_submitted(c, f"batch_{n}", now=T0)
+    return store.get_chunk(job_id, n)
+
+
+# --- the fan-out lease and budget ----------------------------------------------------------------
+def test_one_fan_out_lease_at_a_time_until_it_goes_stale(store):
+    c = submitted(store)
+    assert store.claim_fan_out(c, "a", now=T0, stale_before=T0 - timedelta(minutes=6)) == 1
+    later = T0 + timedelta(minutes=1)
+    assert store.claim_fan_out(c, "b", now=later, stale_before=later - timedelta(minutes=6)) == 0
+    stale = T0 + timedelta(minutes=7)
+    assert store.claim_fan_out(c, "b", now=stale, stale_before=stale - timedelta(minutes=6)) == 2
+    assert not store.release_fan_out(c, "a")  # a's lease is gone
+    assert store.release_fan_out(c, "b")
+    assert store.claim_fan_out(c, "c", now=stale, stale_before=stale - timedelta(minutes=6)) == 3
+
+
+def test_only_the_lease_holder_closes_and_a_closed_chunk_cannot_be_claimed(store):
+    c = submitted(store)
+    store.claim_fan_out(c, "holder", now=T0, stale_before=T0)
+    keys = (row_key(2), row_key(21))
+    closing = {"completed": 20, "failed": 0, "now": T0, "copies": 20, "row_keys": keys}
+    assert not store.close_chunk(c, ChunkStatus.COMPLETED, token="other", **closing)
+    assert store.close_chunk(c, ChunkStatus.COMPLETED, token="holder", **closing)
+    closed = store.get_chunk("job-1", 1)
+    assert closed is not None
+    assert (closed.results_written, closed.copies_done, closed.copies_enqueued) == (
+        True,
+        False,
+        False,
+    )
+    assert (closed.first_row_key, closed.last_row_key) == keys
+    assert store.open_batch_holders() == set()
+    later = T0 + timedelta(hours=1)
+    assert not store.claim_fan_out(c, "late", now=later, stale_before=later)
+
+
+def test_the_fan_out_budget_is_counted_with_each_claim_and_keeps_the_last_error(store):
+    c = submitted(store)
+    for token in ("a", "b", "c"):
+        store.claim_fan_out(c, token, now=T0, stale_before=T0)
+        store.release_fan_out(c, token)
+    store.record_fan_out_error(c, "api.sync.so answered 503")
+    stored = store.get_chunk("job-1", 1)
+    assert stored is not None
+    assert (stored.fan_out_attempts, stored.fan_out_error) == (3, "api.sync.so answered 503")
+
+
+def test_a_queued_chunk_fails_only_while_queued(store):
+    store.put_chunk(chunk("job-1", 1))
+    store.put_chunk(chunk("job-1", 2))
+    one, two = store.job_chunks("job-1")
+    store.claim_for_submission(two, limit=5, now=T0)
+    assert store.fail_queued_chunk(one, "never sent", now=T0)
+    assert not store.fail_queued_chunk(two, "never sent", now=T0)  # a POST may be in flight
+    assert store.open_chunks(ChunkStatus.QUEUED) == []
+    assert [c.status for c in store.job_chunks("job-1")] == [
+        ChunkStatus.FAILED,
+        ChunkStatus.SUBMITTING,
+    ]
+
+
+# --- the deadline index --------------------------------------------------------------------------
+def test_jobs_past_their_deadline_come_from_one_query_until_reported(store):
+    for name, hours in (("job-early", 1), ("job-late", 48)):
+        j = job(name)
+        j.deadline = T0 + timedelta(hours=hours)
+        store.create_job(j)
+    store.create_job(job("job-without"))  # created before deadlines existed
+    assert store.jobs_past_deadline(now=T0) == []
+    assert store.jobs_past_deadline(now=T0 + timedelta(hours=2)) == ["job-early"]
+    stored = store.get_job("job-early")
+    assert stored is not None
+    assert stored.deadline == T0 + timedelta(hours=1)
+    now = T0 + timedelta(hours=49)
+    assert store.jobs_past_deadline(now=now) == ["job-early", "job-late"]
+    assert store.claim_report("job-early", "t", now=now, stale_before=now - timedelta(hours=1))
+    assert store.jobs_past_deadline(now=now) == ["job-late"]  # being reported
+    assert store.finish_report("job-early", "t", JobStatus.COMPLETED, now=now)
+    assert store.jobs_past_deadline(now=now) == ["job-late"]
+    done = store.get_job("job-early")
+    assert done is not None
+    assert done.finished_at_deadline
+
+
+def test_one_rewrite_of_an_emailed_job_at_a_time(store):
+    store.create_job(job())
+    assert not store.claim_rewrite("job-1", "a", now=T0, stale_before=T0)  # not emailed yet
+    store.claim_report("job-1", "r", now=T0, stale_before=T0)
+    store.finish_report("job-1", "r", JobStatus.COMPLETED, now=T0)
+    assert store.claim_rewrite("job-1", "a", now=T0, stale_before=T0 - timedelta(minutes=16))
+    assert not store.claim_rewrite("job-1", "b", now=T0, stale_before=T0 - timedelta(minutes=16))
+    assert store.finish_rewrite("job-1", "a")
+    assert store.claim_rewrite("job-1", "b", now=T0, stale_before=T0 - timedelta(minutes=16))
+
+
+# --- the copy ledger -----------------------------------------------------------------------------
+def test_a_copy_is_one_conditional_row_write_and_the_chunk_range_is_counted(
+    store, results, ledger, moto_stack
+):
+    store.put_chunk(chunk("job-1", 1))
+    rows = [
+        {"row_key": row_key(n), "row_number": n, "status": "COMPLETED", "copy_status": "PENDING"}
+        for n in range(2, 152)
+    ]
+    rows.append({"row_key": row_key(152), "row_number": 152, "status": "FAILED"})
+    rows.append(
+        {
+            "row_key": row_key(500),
+            "row_number": 500,
+            "status": "COMPLETED",
+            "copy_status": "PENDING",
+        }
+    )  # another chunk
+    results.put_rows("job-1", rows)
+    first, last = row_key(2), row_key(152)
+    assert ledger.copies_pending("job-1", first, last) > 0
+    for n in range(2, 151):
+        assert ledger.record_copy("job-1", 1, row_key(n), s3_uri=f"s3://b/{n}.mp4", error=None)
+    assert ledger.copies_pending("job-1", first, last) == 1  # the first page from the end
+    assert ledger.record_copy("job-1", 1, row_key(151), s3_uri=None, error="link refused")
+    assert not ledger.record_copy("job-1", 1, row_key(151), s3_uri="s3://b/x.mp4", error=None)
+    assert ledger.copies_pending("job-1", first, last) == 0  # past several pages, none left
+    row = results.get_row("job-1", row_key(151))
+    assert row is not None
+    assert (row["copy_status"], row["copy_error"]) == (
+        "COPY_FAILED",
+        "link refused",
+    )
+    before = moto_stack.client("dynamodb").get_item(
+        TableName=moto_stack.ref("JobTable"),
+        Key={"pk": {"S": "JOB#job-1"}, "sk": {"S": "CHUNK#00001"}},
+    )["Item"]
+    assert "copies_pending" not in before  # the chunk item is not written per copy
+    ledger.mark_copies_done("job-1", 1)
+    ledger.mark_copies_done("job-1", 1)
+    ledger.mark_copies_done("job-1", 9)  # no such chunk: nothing happens
+    stored = store.get_chunk("job-1", 1)
+    assert stored is not None
+    assert stored.copies_done
+
+
+# --- video downloads -----------------------------------------------------------------------------
+def test_a_video_download_refused_until_the_retries_run_out_is_a_transient_syncdrop_error():
+    host = FakeResultHost([b"video"], refuse_first=10, location=f"https://{VIDEO_HOST}/v.mp4?sig=1")
+    downloader = video_downloader(host)
+    with (
+        pytest.raises(ResultDownloadError, match="timed out") as err,
+        downloader.file_chunks(OUTPUT_URL) as chunks,
+    ):
+        list(chunks)
+    assert isinstance(err.value, TransientError)
+    assert isinstance(err.value.__cause__, httpx.TransportError)
+    assert "sig=" not in str(err.value)
+
+
+def test_a_video_download_reset_mid_stream_is_a_transient_syncdrop_error():
+    host = FakeResultHost(
+        [b"a", b"b", b"c"], broken_bodies=1, cut_after=1, location=f"https://{VIDEO_HOST}/v.mp4"
+    )
+    downloader = video_downloader(host)
+    with (
+        pytest.raises(ResultDownloadError, match="mid-file"),
+        downloader.file_chunks(OUTPUT_URL) as chunks,
+    ):
+        list(chunks)
