@@ -12,6 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from syncdrop.adapters.policy import WEBHOOK_DYNAMODB_POLICY
 from syncdrop.adapters.secrets import CachedSecret
 from syncdrop.config import WebhookSettings
 from syncdrop.domain.services import Services
@@ -38,7 +39,11 @@ def runtime() -> tuple[WebhookSettings, Services, CachedSecret | None]:
     settings = WebhookSettings.from_env()
     # The job table and the results queue only: a webhook never reads S3 nor calls Sync.
     services = build_services(
-        settings, results_queue_url=settings.results_queue_url, uploads=False, sync=False
+        settings,
+        results_queue_url=settings.results_queue_url,
+        uploads=False,
+        sync=False,
+        dynamodb_policy=WEBHOOK_DYNAMODB_POLICY,
     )
     secret = None
     if settings.webhook_secret_arn:

@@ -171,8 +171,8 @@ class ProgressView:
         for c in snap["chunks"]:
             batch = batches.get(c.get("batch_id") or "")
             sync = f"{batch.id}  Sync: {batch.status}" if batch else ""
-            if c.get("copies_pending"):
-                sync += f"  videos to copy: {c['copies_pending']}"
+            if c.get("copying"):
+                sync += "  copying videos"
             lines.append(f"  chunk {c['number']:>3}  {c['rows']:>4} rows  {c['status']:<10} {sync}")
         if lines != self._last:
             print(time.strftime("%H:%M:%S"), "\n".join(lines), flush=True)

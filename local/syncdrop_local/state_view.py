@@ -58,7 +58,8 @@ def job_snapshot(stack: LocalStack, job_id: str | None = None) -> dict[str, Any]
                 "rows": int(c["rows"]),
                 "status": c["status"],
                 "batch_id": c.get("batch_id"),
-                "copies_pending": int(c.get("copies_pending", 0)),
+                # Rows written, videos still being copied into the bucket.
+                "copying": bool(c.get("results_written")) and not c.get("copies_done", True),
             }
             for c in chunks
         ],

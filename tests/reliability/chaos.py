@@ -76,6 +76,9 @@ def run_chaos(
     crash_points.arm(crash_points.AFTER_CREATE_BEFORE_RECORD, after=1)
     crash_points.arm(crash_points.FAN_OUT_AFTER_ROWS_WRITTEN, after=2)
     crash_points.arm(crash_points.AFTER_RESULTS_CSV_BEFORE_EMAIL, after=1)
+    crash_points.arm(crash_points.INTAKE_AFTER_JOB_RECORDED, after=1)
+    if copy_outputs:
+        crash_points.arm(crash_points.COPY_AFTER_RECORDED, after=3)
     figures = ChaosFigures(files=files, rows=0, batch_concurrency=batch_concurrency, seed=seed)
     uploads: dict[str, bytes] = {}
     per_file = rows // files

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from syncdrop import crash_points
 from tests.reliability.chaos import run_chaos
 
 
@@ -24,6 +25,12 @@ def test_every_fault_at_once_small(local_system):
     assert figures.rows_lost == figures.duplicate_submissions == figures.duplicate_emails == 0
     assert figures.emails == 3
     assert sum(figures.faults_injected.values()) > 0
+    assert set(figures.crashes) == {
+        crash_points.AFTER_CREATE_BEFORE_RECORD,
+        crash_points.FAN_OUT_AFTER_ROWS_WRITTEN,
+        crash_points.AFTER_RESULTS_CSV_BEFORE_EMAIL,
+        crash_points.INTAKE_AFTER_JOB_RECORDED,
+    }
 
 
 MEDIA_FAULTS = ("media_refused", "media_reset", "media_truncated")
@@ -48,6 +55,7 @@ def test_every_fault_at_once_with_videos_copied(local_system):
     assert figures.emails == 2
     assert all(figures.faults_injected.get(kind, 0) > 0 for kind in MEDIA_FAULTS), figures
     assert figures.copies_failed > 0
+    assert crash_points.COPY_AFTER_RECORDED in figures.crashes
 
 
 @pytest.mark.soak

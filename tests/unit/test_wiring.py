@@ -44,3 +44,13 @@ def test_the_cold_start_heap_is_frozen_only_in_lambda(monkeypatch: pytest.Monkey
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "syncdrop-submit")
     wiring.keep_out_of_collections()
     assert frozen == [True]
+
+
+def test_the_webhook_waits_on_dynamodb_contention_well_within_its_timeout() -> None:
+    from syncdrop.adapters.policy import WEBHOOK_DYNAMODB_POLICY as policy
+
+    worst = sum(min(policy.max_delay, policy.base_delay * 2**a) for a in range(policy.attempts - 1))
+    assert worst < 1.0  # ReceiveWebhookFunction's Timeout is 10 s
+    services = wiring.build_services(SETTINGS, uploads=False, sync=False, dynamodb_policy=policy)
+    assert services.jobs._policy is policy  # type: ignore[attr-defined]
+    assert services.results._policy is policy  # type: ignore[attr-defined]

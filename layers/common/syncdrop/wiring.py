@@ -13,7 +13,7 @@ import boto3
 
 from syncdrop.adapters.dynamo_jobs import DynamoJobStore
 from syncdrop.adapters.dynamo_results import DynamoResultStore
-from syncdrop.adapters.policy import DEFAULT_POLICY
+from syncdrop.adapters.policy import DEFAULT_POLICY, DYNAMODB_POLICY, RetryPolicy
 from syncdrop.config import Settings
 from syncdrop.domain.services import Services
 from syncdrop.ports import ObjectStore, ResultLines, SyncApi
@@ -84,6 +84,7 @@ def build_services(
     sync: bool = True,
     outputs_queue_url: str | None = None,
     copy_ledger: bool = False,
+    dynamodb_policy: RetryPolicy = DYNAMODB_POLICY,
 ) -> Services:
     """The adapters one function needs and no others: each client costs cold-start time.
 
@@ -146,8 +147,8 @@ def build_services(
         )
     keep_out_of_collections()  # and the clients
     return Services(
-        jobs=DynamoJobStore(dynamodb, settings.job_table),
-        results=DynamoResultStore(dynamodb, settings.results_table),
+        jobs=DynamoJobStore(dynamodb, settings.job_table, policy=dynamodb_policy),
+        results=DynamoResultStore(dynamodb, settings.results_table, policy=dynamodb_policy),
         objects=objects,
         sync=sync_api,
         results_queue=queue,

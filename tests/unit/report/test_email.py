@@ -390,3 +390,13 @@ def test_shorten_name(name: str, width: int, short: str) -> None:
 def test_one_line() -> None:
     assert one_line("a\r\n\tb\u2028c  d") == "a b c d"
     assert one_line("abcdef", 4) == "abc…"
+
+
+def test_videos_that_could_not_be_copied_are_counted_and_explained() -> None:
+    copied = replace(report(), videos_uri="s3://drop/outputs/campaign/")
+    assert "could not be copied" not in completed_email(copied).body
+    some_left = replace(copied, videos_not_copied=6)
+    body = completed_email(some_left).body
+    assert "The videos are in your bucket" in body
+    assert "6 finished videos could not be copied into your bucket" in body
+    assert "COPY_FAILED or NOT_COPIED" in body

@@ -8,11 +8,16 @@ from typing import Any
 
 from syncdrop import keys
 from syncdrop.adapters.dynamo_items import _iso
-from syncdrop.adapters.dynamo_table import DynamoTable
+from syncdrop.adapters.dynamo_leases import Lease, Leases
 from syncdrop.jobs import Chunk, ChunkStatus
 
+# The one worker writing a chunk's results, until they are written.
+FAN_OUT_LEASE = Lease(
+    "fan_out_claim", "fan_out_at", "attribute_exists(pk) AND attribute_not_exists(results_written)"
+)
 
-class ChunkProgress(DynamoTable):
+
+class ChunkProgress(Leases):
     def record_sync_status(self, chunk: Chunk, status: str, *, now: datetime) -> bool:
         """What a webhook or a poll said about the chunk's batch (no state change)."""
         return self._record_status(
@@ -85,36 +90,25 @@ class ChunkProgress(DynamoTable):
     ) -> int:
         """The lease's attempt count once claimed; 0 when another worker holds it or the
         chunk's results are written."""
-        values: dict[str, Any] = {}
-        update = "SET fan_out_claim = :token, fan_out_at = :now"
+        also_set = " ADD fan_out_attempts :one"
+        values: dict[str, Any] = {":one": {"N": "1"}}
         if sync_status:  # what Sync said, in the same write (one write fewer per fan-out)
-            update += ", last_sync_status = :st, sync_status_at = :now"
+            also_set = ", last_sync_status = :st, sync_status_at = :now" + also_set
             values[":st"] = {"S": sync_status}
-        answer = self.updated_if(
+        answer = self._take_lease(
             keys.chunk_key(chunk.job_id, chunk.number),
-            UpdateExpression=update + " ADD fan_out_attempts :one",
-            ConditionExpression=(
-                "attribute_exists(pk) AND attribute_not_exists(results_written) AND "
-                "(attribute_not_exists(fan_out_claim) OR fan_out_at < :stale)"
-            ),
-            ExpressionAttributeValues={
-                ":token": {"S": token},
-                ":now": {"S": _iso(now)},
-                ":stale": {"S": _iso(stale_before)},
-                ":one": {"N": "1"},
-                **values,
-            },
+            FAN_OUT_LEASE,
+            token,
+            now=now,
+            stale_before=stale_before,
+            also_set=also_set,
+            values=values,
             ReturnValues="UPDATED_NEW",
         )
         return 0 if answer is None else int(answer["Attributes"]["fan_out_attempts"]["N"])
 
     def release_fan_out(self, chunk: Chunk, token: str) -> bool:
-        return self.update_if(
-            keys.chunk_key(chunk.job_id, chunk.number),
-            UpdateExpression="REMOVE fan_out_claim, fan_out_at",
-            ConditionExpression="fan_out_claim = :token",
-            ExpressionAttributeValues={":token": {"S": token}},
-        )
+        return self._end_lease(keys.chunk_key(chunk.job_id, chunk.number), FAN_OUT_LEASE, token)
 
     def record_fan_out_error(self, chunk: Chunk, reason: str) -> None:
         self._call(

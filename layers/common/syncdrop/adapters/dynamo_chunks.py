@@ -168,46 +168,44 @@ class ChunkItems(DynamoTable):
         )
 
     def release_to_queue(self, chunk: Chunk, reason: str, *, now: datetime) -> bool:
-        return self._transition(
-            chunk,
-            to=ChunkStatus.QUEUED,
-            allowed_from=(ChunkStatus.SUBMITTING,),
-            now=now,
-            release=True,
-            extra_set=", last_error = :why",
-            extra_values={":why": {"S": reason[:1000]}},
+        why = ("last_error", reason[:1000])
+        return self._move_noting(
+            chunk, ChunkStatus.QUEUED, (ChunkStatus.SUBMITTING,), why, now=now, release=True
         )
 
     def fail_chunk(self, chunk: Chunk, reason: str, *, now: datetime) -> bool:
-        return self._fail(
-            chunk,
-            reason,
-            (ChunkStatus.QUEUED, ChunkStatus.SUBMITTING, ChunkStatus.SUBMITTED),
-            now=now,
-            release=True,
+        why = ("error_reason", reason[:2000])
+        open_statuses = (ChunkStatus.QUEUED, ChunkStatus.SUBMITTING, ChunkStatus.SUBMITTED)
+        return self._move_noting(
+            chunk, ChunkStatus.FAILED, open_statuses, why, now=now, release=True
         )
 
     def fail_queued_chunk(self, chunk: Chunk, reason: str, *, now: datetime) -> bool:
+        why = ("error_reason", reason[:2000])
         # A QUEUED chunk holds no slot.
-        return self._fail(chunk, reason, (ChunkStatus.QUEUED,), now=now, release=False)
+        return self._move_noting(
+            chunk, ChunkStatus.FAILED, (ChunkStatus.QUEUED,), why, now=now, release=False
+        )
 
-    def _fail(
+    def _move_noting(
         self,
         chunk: Chunk,
-        reason: str,
+        to: ChunkStatus,
         allowed_from: tuple[ChunkStatus, ...],
+        why: tuple[str, str],
         *,
         now: datetime,
         release: bool,
     ) -> bool:
+        """A transition that keeps its reason ``why[1]`` in the attribute ``why[0]``."""
         return self._transition(
             chunk,
-            to=ChunkStatus.FAILED,
+            to=to,
             allowed_from=allowed_from,
             now=now,
             release=release,
-            extra_set=", error_reason = :why",
-            extra_values={":why": {"S": reason[:2000]}},
+            extra_set=f", {why[0]} = :why",
+            extra_values={":why": {"S": why[1]}},
         )
 
     def close_chunk(

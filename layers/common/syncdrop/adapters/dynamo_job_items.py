@@ -6,16 +6,24 @@ import json
 from datetime import datetime
 
 from syncdrop.adapters.dynamo_items import _iso, _job_from, _plain
-from syncdrop.adapters.dynamo_table import OPEN_INDEX, DynamoTable
+from syncdrop.adapters.dynamo_leases import Lease, Leases
+from syncdrop.adapters.dynamo_table import OPEN_INDEX
 from syncdrop.errors import StorageError
 from syncdrop.jobs import Job, JobStatus
 from syncdrop.keys import job_key
 
 REPORTING = "REPORTING"  # open_status of a job whose report is being written
 DEADLINE = "DEADLINE"  # open_status of a job not yet reported; open_since is its deadline
+# The one worker writing the report and sending the email; open_since (its place in the open
+# index) is its stamp. attribute_exists(pk): never create a job item out of a claim.
+REPORT_LEASE = Lease(
+    "report_claim", "open_since", "attribute_exists(pk) AND attribute_not_exists(notified_at)"
+)
+# The one worker rewriting a report that was already emailed.
+REWRITE_LEASE = Lease("rewrite_claim", "rewrite_at", "attribute_exists(notified_at)")
 
 
-class JobItems(DynamoTable):
+class JobItems(Leases):
     def create_job(self, job: Job) -> Job:
         item = {
             **job_key(job.job_id),
@@ -83,23 +91,16 @@ class JobItems(DynamoTable):
         self, job_id: str, token: str, *, now: datetime, stale_before: datetime
     ) -> bool:
         """Become the one worker that writes the report and sends the email (a lease)."""
-        return self.update_if(
+        taken = self._take_lease(
             job_key(job_id),
-            UpdateExpression=(
-                "SET report_claim = :token, open_status = :reporting, open_since = :now"
-            ),
-            ConditionExpression=(
-                # attribute_exists(pk): never create a job item out of a claim
-                "attribute_exists(pk) AND attribute_not_exists(notified_at) AND "
-                "(attribute_not_exists(report_claim) OR open_since < :stale)"
-            ),
-            ExpressionAttributeValues={
-                ":token": {"S": token},
-                ":reporting": {"S": REPORTING},
-                ":now": {"S": _iso(now)},
-                ":stale": {"S": _iso(stale_before)},
-            },
+            REPORT_LEASE,
+            token,
+            now=now,
+            stale_before=stale_before,
+            also_set=", open_status = :reporting",
+            values={":reporting": {"S": REPORTING}},
         )
+        return taken is not None
 
     def finish_report(self, job_id: str, token: str, status: JobStatus, *, now: datetime) -> bool:
         """The email went out: record it, so no retry ever sends another."""
@@ -139,24 +140,10 @@ class JobItems(DynamoTable):
     def claim_rewrite(
         self, job_id: str, token: str, *, now: datetime, stale_before: datetime
     ) -> bool:
-        return self.update_if(
-            job_key(job_id),
-            UpdateExpression="SET rewrite_claim = :token, rewrite_at = :now",
-            ConditionExpression=(
-                "attribute_exists(notified_at) AND "
-                "(attribute_not_exists(rewrite_claim) OR rewrite_at < :stale)"
-            ),
-            ExpressionAttributeValues={
-                ":token": {"S": token},
-                ":now": {"S": _iso(now)},
-                ":stale": {"S": _iso(stale_before)},
-            },
+        taken = self._take_lease(
+            job_key(job_id), REWRITE_LEASE, token, now=now, stale_before=stale_before
         )
+        return taken is not None
 
     def finish_rewrite(self, job_id: str, token: str) -> bool:
-        return self.update_if(
-            job_key(job_id),
-            UpdateExpression="REMOVE rewrite_claim, rewrite_at",
-            ConditionExpression="rewrite_claim = :token",
-            ExpressionAttributeValues={":token": {"S": token}},
-        )
+        return self._end_lease(job_key(job_id), REWRITE_LEASE, token)

@@ -10,5 +10,5 @@ from syncdrop.adapters.dynamo_job_items import JobItems
 
 
 class DynamoJobStore(JobItems, ChunkItems, ChunkProgress, BatchCapacity):
-    """One aggregate a base class; they share the table, its client and its one conditional
-    write (``DynamoTable``)."""
+    """Each aggregate is a base class; all share one table, its client and its one conditional
+    update (``DynamoTable.update_if``)."""

@@ -19,7 +19,7 @@ __all__ = ["BATCH_WRITE_LIMIT", "DynamoResultStore", "row_key"]  # row_key: from
 
 
 class DynamoResultStore(DynamoTable):
-    key_attribute = "job_id"
+    key_attribute = "job_id"  # this table's partition key
 
     def put_rows(self, job_id: str, items: Iterable[dict[str, object]]) -> int:
         written = 0

@@ -52,6 +52,9 @@ DEFAULT_POLICY = RetryPolicy()
 # botocore's retries) clears in milliseconds: more and shorter waits, as botocore's own
 # DynamoDB defaults (10 attempts from 50 ms). Worst case about 9 s of waiting in all.
 DYNAMODB_POLICY = RetryPolicy(attempts=10, base_delay=0.05, max_delay=2.0)
+# The webhook answers Sync within its 10 s timeout: a write that stays contended past ~1 s
+# fails the call instead, and the reconciler polls that batch later.
+WEBHOOK_DYNAMODB_POLICY = RetryPolicy(attempts=5, base_delay=0.05, max_delay=0.5)
 
 
 @cache

@@ -53,6 +53,7 @@ class _Reasons:
 
     seen: list[str] = field(default_factory=list)
     copied: int = 0
+    not_copied: int = 0
 
     def rows(self, items: Iterator[dict[str, Any]]) -> Iterator[ReportRow]:
         for item in items:
@@ -68,8 +69,10 @@ class _Reasons:
                 self.copied += 1
             elif item.get("copy_error"):
                 code, message = "COPY_FAILED", str(item["copy_error"])
+                self.not_copied += 1
             elif item.get("copy_status") == "PENDING":  # only at a job's deadline
                 code, message = "NOT_COPIED", NOT_COPIED
+                self.not_copied += 1
             yield ReportRow(
                 row_number=int(item["row_number"]),
                 request_id=str(item.get("request_id", "")),
@@ -213,5 +216,6 @@ def _completed(services: Services, job: Job, now: datetime) -> Email:
             if reasons.copied
             else None
         ),
+        videos_not_copied=reasons.not_copied,
     )
     return completed_email(report)

@@ -56,6 +56,8 @@ class JobReport:
     link_expires_at: datetime | None
     # Where the videos were copied (s3://bucket/outputs/<name>/), when they were.
     videos_uri: str | None = None
+    # Finished videos that could not be copied: their rows keep Sync's expiring link.
+    videos_not_copied: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +267,13 @@ def _results_lines(report: JobReport) -> list[str]:
         lines += [
             "The videos are in your bucket, one file per row (<request_id>.mp4):",
             f"  {report.videos_uri}",
+            "",
+        ]
+    if report.videos_not_copied:
+        lines += [
+            f"{plural(report.videos_not_copied, 'finished video')} could not be copied into your "
+            "bucket: those rows keep Sync's own link, which expires, and say why in the results "
+            "file (COPY_FAILED or NOT_COPIED). Download them soon.",
             "",
         ]
     lines.append("Results file (one line per row: status, video link or reason, your own columns):")
