@@ -240,7 +240,7 @@ def test_link_expiring_between_redirect_and_download(sync_api, emulator):
         list(slow.lines(batch.output_url))
     slow.close()
     assert err.value.status == 403
-    assert "fresh outputUrl" in str(err.value)
+    assert "no longer valid" in str(err.value)  # the next attempt GETs the batch for a new link
     assert signed_downloads(emulator) == [403]  # an expired link is not retried
 
 

@@ -283,27 +283,26 @@ def _as_download_error(exc: Exception, url: httpx.URL, *, mid_stream: bool) -> E
     kind = type(exc).__name__  # not str(exc): it may quote the signed URL
     if mid_stream:
         return ResultDownloadError(
-            f"The result download from {host} broke off mid-file ({kind}); "
-            "restart the chunk's download from the beginning."
+            f"The download from {host} broke off mid-file ({kind}); it is fetched again "
+            "from the beginning."
         )
     if isinstance(exc, httpx.TimeoutException):
-        return ResultDownloadError(f"The result download from {host} timed out ({kind}).")
-    return ResultDownloadError(f"The result download from {host} failed ({kind}).")
+        return ResultDownloadError(f"The download from {host} timed out ({kind}).")
+    return ResultDownloadError(f"The download from {host} failed ({kind}).")
 
 
 def _status_error(status: int, url: httpx.URL) -> ResultDownloadError:
     host = _host_of(url)
     if status in _EXPIRED_STATUSES:
         return ResultDownloadError(
-            f"The result link on {host} answered {status}: it has expired or is no longer "
-            "valid. Get the batch again for a fresh outputUrl, then download again.",
+            f"The link on {host} answered {status}: it has expired or is no longer valid.",
             status=status,
         )
     if status >= 500 or status in _RETRY_NOW_STATUSES:
         return ResultDownloadError(
-            f"{host} answered {status} to the result download; try again later.", status=status
+            f"{host} answered {status} to the download; it is tried again later.", status=status
         )
     return ResultDownloadError(
-        f"{host} answered {status} to the result download; get the batch again and retry.",
+        f"{host} answered {status} to the download.",
         status=status,
     )
