@@ -226,3 +226,31 @@ def test_s3_media_links_reach_sync_presigned(harness_factory):
     (rejected,) = h.results()
     assert rejected["row_number"] == 3
     assert "media/" in rejected["error_message"]
+
+
+def test_a_file_that_cannot_be_read_on_its_last_receive_ends_failed_not_in_the_dlq(
+    harness_factory, monkeypatch
+):
+    from syncdrop.adapters.s3_objects import S3ObjectStore
+    from syncdrop.errors import StorageError
+
+    def throttled(self: Any, upload: Any) -> Any:
+        raise StorageError("S3 GetObject failed: SlowDown")
+
+    h = harness_factory()
+    event = h.put("incoming/busy.csv", to_csv(campaign_rows(30)))
+    monkeypatch.setattr(S3ObjectStore, "open_upload", throttled)
+    # Before the last receive the failure goes back to SQS, which redelivers.
+    with pytest.raises(BatchProcessingError):
+        h.invoke(event)
+    assert h.snapshot()["status"] == "RECEIVED"
+    # The intake queue's DLQ takes a message after 5 receives: the 5th ends the job instead.
+    event["Records"][0]["attributes"]["ApproximateReceiveCount"] = "5"
+    assert h.invoke(event) == {"batchItemFailures": []}
+    snap = h.snapshot()
+    assert snap["status"] == "FAILED"
+    assert (
+        "could not read the file after 5 attempts (S3 GetObject failed: SlowDown)"
+        in snap["message"]
+    )
+    assert h.emulator.create_counts.total == 0
