@@ -9,6 +9,7 @@ from typing import Any
 
 from syncdrop import crash_points
 from syncdrop_local.emulator import FaultPlan
+from syncdrop_local.runtime.moto_world import DynamoFaults
 from tests.support.csv_files import campaign_rows, to_csv
 from tests.support.invariants import InvariantReport, captured_logs, check_invariants
 from tests.support.local_system import API_KEY, WEBHOOK_SECRET, LocalSystem, run_to_the_end
@@ -30,6 +31,9 @@ class ChaosFigures:
     seed: int
     wall_seconds: float = 0.0
     faults_injected: dict[str, int] = field(default_factory=dict)
+    # What DynamoDB answered besides moto's own: injected throttles and conflicts, and the
+    # transactions that really overlapped on one item.
+    aws_faults: dict[str, int] = field(default_factory=dict)
     crashes: list[str] = field(default_factory=list)
     rows_by_status: dict[str, int] = field(default_factory=dict)
     rows_lost: int = 0
@@ -68,6 +72,9 @@ def run_chaos(
             "CopyOutputs": "true" if copy_outputs else "false",
         },
         faults=FaultPlan.everything(seed=seed, intensity=intensity).configure(**(knobs or {})),
+        # DynamoDB's own answers under load: botocore retries the throttles, syncdrop's adapter
+        # the throttles that outlive them and the transaction conflicts.
+        dynamo_faults=DynamoFaults(throttle_rate=0.02, conflict_rate=0.05, seed=seed),
         time_scale=0.0,
         seed=seed,
     )
@@ -100,6 +107,10 @@ def run_chaos(
         crash_points.disarm_all()
     report = check_invariants(system, uploads, batch_concurrency=batch_concurrency, logs=logs.text)
     figures.faults_injected = {k: v for k, v in system.emulator.faults.counts().items() if v}
+    if system.aws is not None:
+        figures.aws_faults = {
+            k: v for k, v in system.aws.stats.items() if v and k != "transactions"
+        }
     figures.rows_by_status = dict(report.rows_by_status)
     figures.rows_lost = report.rows_lost
     figures.copies_failed = sum(1 for row in system.results() if row.get("copy_error"))

@@ -16,6 +16,7 @@ import pytest
 
 from syncdrop_local.emulator import SyncEmulator
 from syncdrop_local.runtime.local_runtime import LocalRuntime, MotoServer
+from syncdrop_local.runtime.moto_world import DynamoFaults, MotoWorld
 from syncdrop_local.state_view import job_snapshot, table_items
 
 API_KEY = "sk-e2e-key"
@@ -29,6 +30,7 @@ SYNC_CAP_HEADROOM = 10
 class LocalSystem:
     runtime: LocalRuntime
     emulator: SyncEmulator
+    aws: MotoWorld | None = None  # what moto's front decided: conflicts, injected faults
 
     @property
     def bucket(self) -> str:
@@ -63,15 +65,22 @@ class LocalSystem:
 
 
 @pytest.fixture
-def moto_endpoint() -> Iterator[str]:
+def moto_server() -> Iterator[MotoServer]:
     server = MotoServer()
-    yield server.start()
+    server.start()
+    yield server
     server.stop()
 
 
 @pytest.fixture
-def local_system(moto_endpoint: str) -> Iterator[Any]:
+def moto_endpoint(moto_server: MotoServer) -> str:
+    return moto_server.url
+
+
+@pytest.fixture
+def local_system(moto_server: MotoServer) -> Iterator[Any]:
     started: list[Any] = []
+    moto_endpoint = moto_server.url
 
     def make(
         batch_concurrency: int = 2,
@@ -80,8 +89,11 @@ def local_system(moto_endpoint: str) -> Iterator[Any]:
         environment: dict[str, str] | None = None,
         parameters: dict[str, str] | None = None,
         sync_concurrency: int | None = None,
+        dynamo_faults: DynamoFaults | None = None,
         **emulator_options: Any,
     ) -> LocalSystem:
+        # DynamoDB's own answers under load (throttling, transaction conflicts), when asked.
+        moto_server.world.faults = dynamo_faults or DynamoFaults()
         options = {"time_scale": 0.0, "pending_seconds": 5, "processing_seconds_per_line": 1}
         options.update(emulator_options)
         emulator = SyncEmulator(
@@ -107,7 +119,7 @@ def local_system(moto_endpoint: str) -> Iterator[Any]:
             extra_environment=environment,
         )
         started.append(runtime)
-        return LocalSystem(runtime=runtime, emulator=emulator)
+        return LocalSystem(runtime=runtime, emulator=emulator, aws=moto_server.world)
 
     yield make
     for thing in reversed(started):

@@ -39,9 +39,11 @@ class MotoServer:
     def __init__(self, faults: DynamoFaults | None = None) -> None:
         self.world = MotoWorld(faults or DynamoFaults())
         self._server = MotoWorldServer(self.world)
+        self.url = ""  # set by start()
 
     def start(self) -> str:
-        return self._server.start()
+        self.url = self._server.start()
+        return self.url
 
     def stop(self) -> None:
         self._server.stop()
