@@ -1,5 +1,5 @@
 """e2e fixtures: the local stack (see tests/support/local_system.py)."""
 
-from tests.support.local_system import local_system, moto_endpoint, moto_server
+from tests.support.local_system import local_system, moto_server
 
-__all__ = ["local_system", "moto_endpoint", "moto_server"]
+__all__ = ["local_system", "moto_server"]

@@ -73,11 +73,6 @@ def moto_server() -> Iterator[MotoServer]:
 
 
 @pytest.fixture
-def moto_endpoint(moto_server: MotoServer) -> str:
-    return moto_server.url
-
-
-@pytest.fixture
 def local_system(moto_server: MotoServer) -> Iterator[Any]:
     started: list[Any] = []
     moto_endpoint = moto_server.url

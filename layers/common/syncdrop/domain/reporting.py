@@ -22,6 +22,7 @@ from syncdrop.report import (
     Email,
     JobReport,
     ReportRow,
+    ResultCounts,
     RowStatus,
     completed_email,
     dry_run_email,
@@ -174,27 +175,32 @@ def _rewrite_results(services: Services, job: Job, lease: timedelta) -> FinishOu
     if not services.jobs.claim_rewrite(job.job_id, token, now=now, stale_before=now - lease):
         return FinishOutcome.BUSY
     try:
-        with tempfile.TemporaryFile() as spool:
-            write_results_csv(
-                _Reasons().rows(services.results.job_rows(job.job_id)), job.columns, spool
-            )
-            spool.seek(0)
-            services.objects.put_file(results_key(job.upload.key), spool, "text/csv; charset=utf-8")
+        _put_results_csv(services, job, _Reasons())
     finally:
         services.jobs.finish_rewrite(job.job_id, token)
     logger.info("results rewritten after the deadline", extra={"job_id": job.job_id})
     return FinishOutcome.REWRITTEN
 
 
-def _completed(services: Services, job: Job, now: datetime) -> Email:
-    key = results_key(job.upload.key)
-    reasons = _Reasons()
+def _put_results_csv(
+    services: Services, job: Job, reasons: _Reasons
+) -> tuple[ResultCounts, str | None]:
+    """Stream every row of the job into results/<name>.results.csv: its counts and version."""
     with tempfile.TemporaryFile() as spool:
         counts = write_results_csv(
             reasons.rows(services.results.job_rows(job.job_id)), job.columns, spool
         )
         spool.seek(0)
-        version = services.objects.put_file(key, spool, "text/csv; charset=utf-8")
+        version = services.objects.put_file(
+            results_key(job.upload.key), spool, "text/csv; charset=utf-8"
+        )
+    return counts, version
+
+
+def _completed(services: Services, job: Job, now: datetime) -> Email:
+    key = results_key(job.upload.key)
+    reasons = _Reasons()
+    counts, version = _put_results_csv(services, job, reasons)
     # Pinned to this version: a re-upload of the same file name writes the same key.
     link = services.objects.presign_get(
         job.upload.bucket, key, int(LINK_LIFETIME.total_seconds()), version_id=version
