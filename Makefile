@@ -6,22 +6,25 @@ VENV := .venv
 SAM_VENV := .venv-sam
 # checkov pins its own boto3 and packaging, so it gets a virtualenv of its own too.
 CHECKOV_VENV := .venv-checkov
+# What AWS's python3.13 Lambda image provides, and nothing else: built functions run there.
+LAMBDA_VENV := .venv-lambda313
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 REGION ?= us-east-1
 
-.PHONY: help venv lint typecheck template security build deploy test test-unit test-integration test-e2e soak bench demo emulator clean
+.PHONY: help venv lambda-runtime lint typecheck template security build deploy test test-unit test-integration test-e2e soak bench demo emulator clean
 
 help:
 	@echo "make demo   run the whole pipeline locally (moto + Sync emulator + local runtime)"
 	@echo "make test   lint, types, template checks, security gates and every test suite"
 	@echo "make security   checkov on template.yaml, bandit on the code (docs/security.md)"
 
-$(VENV)/.installed: pyproject.toml requirements-dev.txt layers/common/requirements.txt
+$(VENV)/.installed: pyproject.toml requirements-dev.txt requirements-translator.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-translator.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
@@ -38,7 +41,20 @@ $(CHECKOV_VENV)/.installed: requirements-security.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-security.txt
 	@touch $@
 
-venv: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
+# A python3.13 from tools/find-python313 (or PYTHON313); pip is removed once it has installed.
+$(LAMBDA_VENV)/.installed: requirements-lambda-runtime.txt
+	@PY313="$${PYTHON313:-$$(tools/find-python313)}" || { \
+	  echo "$(LAMBDA_VENV) stands for the python3.13 Lambda runtime and needs a python3.13." >&2; \
+	  exit 1; }; \
+	  rm -rf $(LAMBDA_VENV) && "$$PY313" -m venv $(LAMBDA_VENV) && \
+	  $(LAMBDA_VENV)/bin/python -m pip install --quiet --no-deps --disable-pip-version-check \
+	    -r requirements-lambda-runtime.txt && \
+	  $(LAMBDA_VENV)/bin/python -m pip uninstall --quiet --yes pip
+	@touch $@
+
+lambda-runtime: $(LAMBDA_VENV)/.installed
+
+venv: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(LAMBDA_VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -73,10 +89,10 @@ test-unit: $(VENV)/.installed
 test-integration: $(VENV)/.installed
 	$(PY) -m pytest -q tests/integration
 
-test-e2e: $(VENV)/.installed
+test-e2e: $(VENV)/.installed $(SAM_VENV)/.installed $(LAMBDA_VENV)/.installed
 	$(PY) -m pytest -q tests/e2e
 
-test: lint typecheck template security
+test: lint typecheck template security $(LAMBDA_VENV)/.installed
 	$(PY) -m pytest -q -n 2 tests
 
 # The large fault-injection run (docs/reliability.md): 20 files, 25,000 rows, every fault on.
@@ -95,7 +111,7 @@ emulator: $(VENV)/.installed
 	$(VENV)/bin/syncdrop emulator --port 8787 --api-key local-key --webhook-secret whsec_local
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-output
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(LAMBDA_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-output
 
 # First deploy: guided (answers saved to samconfig.toml, secrets passed as NoEcho parameters).
 # Afterwards: the saved answers.

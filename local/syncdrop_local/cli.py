@@ -1,40 +1,59 @@
-"""The `syncdrop` command: demo, validate, emulator, and upload/status/results on a stack."""
+"""The `syncdrop` command: demo, local, validate, emulator, and upload/status/results on a stack."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
-from collections.abc import Callable, Sequence
-from types import ModuleType
+import sys
+from collections.abc import Sequence
 
-
-def _commands() -> dict[str, tuple[str, ModuleType]]:
-    # Imported lazily so `syncdrop validate` does not pay for moto.
-    from syncdrop_local import demo, validate_cmd
-    from syncdrop_local.emulator import cli as emulator_cli
-    from syncdrop_local.stack_cli import results_cmd, status_cmd, upload_cmd
-
-    return {
-        "demo": ("run the whole pipeline locally (moto + Sync emulator)", demo),
-        "validate": ("check a CSV/JSONL offline with the same code as the Lambda", validate_cmd),
-        "emulator": ("run the Sync Batch API emulator", emulator_cli),
-        "upload": ("check a file as the stack will, then upload it to --stack", upload_cmd),
-        "status": ("the recent jobs of --stack, or one job and its chunks", status_cmd),
-        "results": ("download a finished job's results CSV from --stack", results_cmd),
-    }
+# name -> (help, module): a command's module is imported only when that command runs, so
+# `syncdrop validate` does not pay for moto.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("run the whole pipeline locally (moto + Sync emulator)", "syncdrop_local.demo"),
+    "local": (
+        "run the local stack (moto + Sync emulator) until Ctrl-C, like `sam local start-api`",
+        "syncdrop_local.local_cmd",
+    ),
+    "validate": (
+        "check a CSV/JSONL offline with the same code as the Lambda",
+        "syncdrop_local.validate_cmd",
+    ),
+    "emulator": ("run the Sync Batch API emulator", "syncdrop_local.emulator.cli"),
+    "upload": (
+        "check a file as the stack will, then upload it to --stack",
+        "syncdrop_local.stack_cli.upload_cmd",
+    ),
+    "status": (
+        "the recent jobs of --stack, or one job and its chunks",
+        "syncdrop_local.stack_cli.status_cmd",
+    ),
+    "results": (
+        "download a finished job's results CSV from --stack",
+        "syncdrop_local.stack_cli.results_cmd",
+    ),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    words = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="syncdrop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    runners: dict[str, Callable[[argparse.Namespace], int]] = {}
-    for name, (help_text, module) in _commands().items():
-        command = sub.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(command)
-        runners[name] = module.run
-    args = parser.parse_args(argv)
-    return runners[args.command](args)
+    commands = {
+        name: sub.add_parser(name, help=help_text, description=help_text)
+        for name, (help_text, _module) in COMMANDS.items()
+    }
+    # The command is the first word that is not an option (`syncdrop` itself takes none but -h).
+    chosen = next((word for word in words if not word.startswith("-")), None)
+    module = None
+    if chosen in COMMANDS:
+        module = importlib.import_module(COMMANDS[chosen][1])
+        module.add_arguments(commands[chosen])
+    args = parser.parse_args(words)
+    assert module is not None  # nosec B101 # argparse refused any other command above
+    return int(module.run(args))
 
 
 if __name__ == "__main__":

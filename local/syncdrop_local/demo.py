@@ -1,22 +1,19 @@
-"""`syncdrop demo`: the whole pipeline on this machine, from a dropped CSV to the one email."""
+"""`syncdrop demo`: the local service started, one file dropped, its progress shown until the one
+email."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
-import secrets
 import sys
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from syncdrop.jobs import results_key
-from syncdrop_local.emulator import FaultPlan, SyncEmulator
-from syncdrop_local.emulator.cli import add_fault_arguments, apply_faults
-from syncdrop_local.runtime.local_runtime import LocalRuntime, MotoServer
+from syncdrop_local.emulator import SyncEmulator
+from syncdrop_local.fault_options import add_fault_options, aws_faults, sync_fault_plan
+from syncdrop_local.local_service import LocalService, ServiceOptions
+from syncdrop_local.runtime.local_runtime import LocalRuntime
 from syncdrop_local.sample import campaign_csv
 from syncdrop_local.state_view import job_snapshot
 
@@ -43,50 +40,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--verbose", action="store_true", help="show the functions' JSON logs")
     parser.add_argument("--seed", type=int, default=0, help="seed of the emulator's random faults")
-    add_fault_arguments(parser)
+    add_fault_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     out: Path = args.output
     out.mkdir(parents=True, exist_ok=True)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    if not args.verbose:
-        # Read at every flush, not only at cold start: this process prints no EMF lines.
-        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-    api_key = "sk-local-" + secrets.token_hex(8)
-    webhook_secret = "whsec_" + secrets.token_hex(16)
     started = time.monotonic()
-    with ExitStack() as stack:
-        moto = MotoServer()
-        endpoint = moto.start()
-        stack.callback(moto.stop)
-        emulator = SyncEmulator(
-            api_key=api_key,
-            webhook_secret=webhook_secret,
+    service = LocalService.start(
+        ServiceOptions(
             batch_concurrency=args.batch_concurrency,
             time_scale=args.time_scale,
+            schedule_every=args.schedule_every,
             seed=args.seed,
-            faults=apply_faults(FaultPlan(seed=args.seed), args),
-        ).start()
-        stack.callback(emulator.stop)
-        runtime = LocalRuntime.start(
-            endpoint,
-            {
-                "NotificationEmail": "demo@example.com",
-                "SyncApiKey": api_key,
-                "SyncWebhookSecret": webhook_secret,
-                "SyncApiBaseUrl": emulator.url,
-                "BatchConcurrency": str(args.batch_concurrency),
-            },
-            extra_environment={}
-            if args.verbose
-            else {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"},
+            sync_faults=sync_fault_plan(args),
+            aws_faults=aws_faults(args),
+            notification_email="demo@example.com",
+            verbose=args.verbose,
         )
-        stack.callback(runtime.stop)
-        print(f"AWS (moto)        {endpoint}")
+    )
+    try:
+        runtime, emulator = service.runtime, service.emulator
+        print(f"AWS (moto)        {service.moto.url}")
         print(f"Sync (emulator)   {emulator.url}   batch concurrency {args.batch_concurrency}")
         print(f"webhook endpoint  {runtime.webhook_url}")
-        bucket = runtime.stack.ref("UploadsBucket")
+        bucket = service.bucket
         if args.file:
             body, name = args.file.read_bytes(), args.file.name
         else:
@@ -96,22 +74,29 @@ def run(args: argparse.Namespace) -> int:
         runtime.stack.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
         print(f"dropped           s3://{bucket}/{key} ({len(body):,} bytes)\n")
         view = ProgressView(runtime, emulator)
-        schedule = Every(args.schedule_every, runtime.run_schedules)
-
-        def each_round() -> None:
-            view.show()
-            schedule()
-
-        try:
-            runtime.run_until(view.finished, timeout=args.timeout, on_round=each_round)
-        except TimeoutError:
-            view.show()
+        service.run_in_background()
+        finished = _wait(view, timeout=args.timeout)
+        service.stop_loop()  # the outputs below read the stack alone
+        view.show()
+        if not finished:
             print("the demo did not finish in time", file=sys.stderr)
             return 1
-        view.show()
         if injected := emulator.faults.injected:
             print("faults injected   " + ", ".join(f"{k} {n}" for k, n in sorted(injected.items())))
         return _write_outputs(runtime, out, key, started)
+    finally:
+        service.stop()
+
+
+def _wait(view: ProgressView, *, timeout: float, every: float = 0.1) -> bool:
+    """Show progress while the service's loop runs, until the job's email is out."""
+    deadline = time.monotonic() + timeout
+    while not view.finished():
+        if time.monotonic() > deadline:
+            return False
+        view.show()
+        time.sleep(every)
+    return True
 
 
 def _write_outputs(runtime: LocalRuntime, out: Path, key: str, started: float) -> int:
@@ -132,19 +117,6 @@ def _write_outputs(runtime: LocalRuntime, out: Path, key: str, started: float) -
         print(f"results CSV       s3://{snap['bucket']}/{csv_key} → {target}")
     print(f"done in {time.monotonic() - started:.1f} s")
     return 0 if len(emails) == 1 else 1
-
-
-class Every:
-    """Calls ``action`` at most once per ``seconds`` of real time (EventBridge, locally)."""
-
-    def __init__(self, seconds: float, action: Callable[[], Any]) -> None:
-        self.seconds, self.action = seconds, action
-        self._next = time.monotonic() + seconds
-
-    def __call__(self) -> None:
-        if time.monotonic() >= self._next:
-            self._next = time.monotonic() + self.seconds
-            self.action()
 
 
 class ProgressView:

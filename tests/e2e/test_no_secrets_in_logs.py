@@ -1,9 +1,11 @@
 """Neither the API key, the webhook secret nor a webhook signature ever reaches a log line.
 
 The whole flow runs at DEBUG (intake, submission, signed and forged webhooks, fan-out, the
-report, the reconciler) while every byte written to file descriptors 1 and 2 and every
-stdlib log record is captured; the capture must contain syncdrop's own log lines (so the test
-cannot pass on an empty capture) and none of the secrets.
+report, the reconciler), each function in processes of its own as Lambda runs it, while every
+line those processes write (what CloudWatch would get), every byte written to this process's
+file descriptors 1 and 2 and every stdlib log record is captured; the capture must contain
+syncdrop's own log lines (so the test cannot pass on an empty capture) and none of the
+secrets.
 """
 
 from __future__ import annotations
@@ -11,15 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TextIO
 
 import httpx
 
-from syncdrop.observability import logger as powertools_logger
 from syncdrop_local.emulator.signing import signature_header_value
 from tests.support.csv_files import campaign_rows, to_csv
 from tests.support.local_system import API_KEY, WEBHOOK_SECRET
@@ -30,26 +27,6 @@ SIGNATURE = re.compile(r"v1=([0-9a-fA-F]{16,})")
 # which the template never sets (LogLevel reaches syncdrop's own logger alone); see
 # docs/security.md. Every other record, at every level, is checked.
 AWS_SDK_WIRE_LOGGERS = {"botocore.endpoint", "botocore.parsers"}
-
-
-@contextmanager
-def powertools_at_debug_on(stream: TextIO) -> Iterator[None]:
-    """Point syncdrop's Powertools handler at ``stream``, at DEBUG, for the length of a block.
-
-    The Logger is created once per process, when ``syncdrop.observability`` is first imported;
-    its handler keeps whatever ``sys.stdout`` was then, which ``capfd`` may not see. This
-    writes through the handler and formatter the functions use: the lines CloudWatch gets.
-    """
-    handler = powertools_logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    previous, level = handler.stream, powertools_logger.log_level
-    handler.setStream(stream)
-    powertools_logger.setLevel(logging.DEBUG)
-    try:
-        yield
-    finally:
-        handler.setStream(previous)
-        powertools_logger.setLevel(level)
 
 
 def forged_signatures(body: bytes) -> list[str]:
@@ -100,24 +77,27 @@ def test_a_full_run_at_debug_logs_no_key_secret_or_signature(local_system, capfd
     caplog.set_level(logging.DEBUG)
     system = local_system(
         batch_concurrency=1,
-        environment={"POWERTOOLS_LOG_LEVEL": "DEBUG", "POLL_AFTER_MINUTES": "0"},
+        parameters={"LogLevel": "DEBUG"},
+        environment={"POLL_AFTER_MINUTES": "0"},
     )
-    with powertools_at_debug_on(sys.stdout):
-        sent = run_the_whole_flow(system)
-        sys.stdout.flush()
-        sys.stderr.flush()
+    sent = run_the_whole_flow(system)
     out, err = capfd.readouterr()
+    # What each function's processes wrote: their CloudWatch log streams.
+    written = [line for f in system.runtime.functions.values() for line in f.log_lines()]
     records = "\n".join(
         f"{r.name} {r.getMessage()} {json.dumps(r.__dict__, default=str)}"
         for r in caplog.records
         if r.name not in AWS_SDK_WIRE_LOGGERS
     )
-    captured = "\n".join([out, err, records])
+    captured = "\n".join([out, err, records, *written])
 
-    # The capture saw syncdrop's own JSON lines from every function, and DEBUG records.
-    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    # The capture saw syncdrop's own JSON lines from every function, and DEBUG ones.
+    lines = [json.loads(line) for line in written if line.startswith("{")]
     messages = {line.get("message") for line in lines if line.get("service") == "syncdrop"}
     assert {"batch submitted", "webhook refused", "results message handled"} <= messages, messages
+    # Every function ran at DEBUG; this process's loggers too.
+    levels = {f.spec.environment["POWERTOOLS_LOG_LEVEL"] for f in system.runtime.functions.values()}
+    assert levels == {"DEBUG"}
     assert any(r.levelno == logging.DEBUG for r in caplog.records)
 
     assert API_KEY not in captured

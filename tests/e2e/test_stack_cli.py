@@ -31,6 +31,10 @@ def system(
     started: LocalSystem = local_system(parameters={"BatchMaxLines": "25"})
     assert register_stack(started.runtime) == STACK
     monkeypatch.setenv("AWS_ENDPOINT_URL", str(started.runtime.stack.endpoint_url))
+    # The stack enforces IAM: the operator's keys, not moto's open test key.
+    for name, value in started.runtime.stack.credentials().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     return started
 
 
@@ -227,9 +231,11 @@ def test_a_named_profile_is_used(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = tmp_path / "aws-config"
+    keys = system.runtime.stack.credentials()
     config.write_text(
         "[profile operator]\nregion = us-east-1\n"
-        "aws_access_key_id = operator\naws_secret_access_key = operator\n"
+        f"aws_access_key_id = {keys['AWS_ACCESS_KEY_ID']}\n"
+        f"aws_secret_access_key = {keys['AWS_SECRET_ACCESS_KEY']}\n"
     )
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
 

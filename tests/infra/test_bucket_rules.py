@@ -17,6 +17,7 @@ import pytest
 from syncdrop.config import checked_base_url
 from syncdrop_local.runtime.local_runtime import REPO_ROOT
 from syncdrop_local.runtime.template import Resolver, load_template
+from tests.infra.iam import function_statements
 from tests.unit.test_base_url import ACCEPTED, REFUSED
 
 SAM_PYTHON = REPO_ROOT / ".venv-sam" / "bin" / "python"
@@ -63,13 +64,9 @@ def translated() -> dict[str, Any]:
     return out
 
 
-def statements(function: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        s
-        for policy in function["Properties"]["Policies"]
-        if isinstance(policy, dict)
-        for s in policy.get("Statement", [])
-    ]
+def statements(template: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    """The function's SAM Policies, or those of the AWS::IAM::Role it names."""
+    return function_statements(template, function)
 
 
 def as_list(value: Any) -> list[Any]:
@@ -82,7 +79,7 @@ def put_object_grants(template: dict[str, Any]) -> dict[str, set[str]]:
     for name, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
-        for statement in statements(resource):
+        for statement in statements(template, name):
             if statement["Effect"] != "Allow" or "s3:PutObject" not in as_list(statement["Action"]):
                 continue
             for target in as_list(statement["Resource"]):
@@ -204,7 +201,7 @@ def test_submit_batch_may_list_incoming_only(template):
         (name, s)
         for name, resource in template["Resources"].items()
         if resource["Type"] == "AWS::Serverless::Function"
-        for s in statements(resource)
+        for s in statements(template, name)
         if "s3:ListBucket" in as_list(s["Action"])
     ]
     assert [name for name, _ in listing] == ["SubmitBatchFunction"]

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from syncdrop_local.runtime.local_runtime import REPO_ROOT
+from tests.support.sam_build import sam_build
 
-SAM = REPO_ROOT / ".venv-sam" / "bin" / "sam"
 # Lambda's limit for a function and its layers, unzipped.
 UNZIPPED_LIMIT = 250 * 1024 * 1024
-
-
-def python313() -> str:
-    found = subprocess.run(
-        [str(REPO_ROOT / "tools" / "find-python313")], capture_output=True, text=True, check=False
-    )
-    if found.returncode != 0:
-        pytest.fail(found.stderr.strip())  # a missing toolchain is a failure, never a skip
-    return found.stdout.strip()
 
 
 def size_of(path: Path) -> int:
@@ -30,21 +19,8 @@ def size_of(path: Path) -> int:
 
 @pytest.fixture(scope="module")
 def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not SAM.exists():
-        pytest.fail(f"{SAM} is missing: run `make venv` (make test does)")
     out = tmp_path_factory.mktemp("sam-build")
-    env = {**os.environ, "PATH": f"{Path(python313()).parent}:{os.environ['PATH']}"}
-    env.pop("AWS_ENDPOINT_URL", None)
-    result = subprocess.run(
-        [str(SAM), "build", "--template", "template.yaml", "--build-dir", str(out)],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    sam_build(REPO_ROOT / "template.yaml", out)
     return out
 
 

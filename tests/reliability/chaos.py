@@ -9,7 +9,8 @@ from typing import Any
 
 from syncdrop import crash_points
 from syncdrop_local.emulator import FaultPlan
-from syncdrop_local.runtime.moto_world import DynamoFaults
+from syncdrop_local.runtime.moto_world import DynamoFaults, S3Faults
+from syncdrop_local.runtime.sqs_source import DeliveryFaults
 from tests.support.csv_files import campaign_rows, to_csv
 from tests.support.invariants import InvariantReport, captured_logs, check_invariants
 from tests.support.local_system import API_KEY, WEBHOOK_SECRET, LocalSystem, run_to_the_end
@@ -31,9 +32,12 @@ class ChaosFigures:
     seed: int
     wall_seconds: float = 0.0
     faults_injected: dict[str, int] = field(default_factory=dict)
-    # What DynamoDB answered besides moto's own: injected throttles and conflicts, and the
-    # transactions that really overlapped on one item.
+    # What AWS answered besides moto's own: injected throttles, conflicts and SlowDowns, stale
+    # and lagging reads, and the transactions that really overlapped on one item.
     aws_faults: dict[str, int] = field(default_factory=dict)
+    # SQS's at-least-once delivery: messages received twice, of which while their first
+    # invocation ran, and deletes skipped because a later receive held the message.
+    deliveries: dict[str, int] = field(default_factory=dict)
     crashes: list[str] = field(default_factory=list)
     rows_by_status: dict[str, int] = field(default_factory=dict)
     rows_lost: int = 0
@@ -74,10 +78,24 @@ def run_chaos(
         faults=FaultPlan.everything(seed=seed, intensity=intensity).configure(**(knobs or {})),
         # DynamoDB's own answers under load: botocore retries the throttles, syncdrop's adapter
         # the throttles that outlive them and the transaction conflicts.
-        dynamo_faults=DynamoFaults(throttle_rate=0.02, conflict_rate=0.05, seed=seed),
+        dynamo_faults=DynamoFaults(
+            throttle_rate=0.02,
+            conflict_rate=0.05,
+            # Reads without ConsistentRead may lag a second; the OpenChunks index half a second.
+            stale_read_rate=0.2,
+            stale_seconds=1.0,
+            gsi_lag_seconds=0.5,
+            seed=seed,
+        ),
         time_scale=0.0,
         seed=seed,
     )
+    if system.aws is not None:
+        system.aws.s3_faults = S3Faults(slow_down_rate=0.02, seed=seed)
+    for n, source in enumerate(system.runtime.sqs_sources):
+        source.faults = DeliveryFaults(
+            duplicate_rate=0.1, redeliver_in_flight_rate=0.05, seed=seed * 100 + n
+        )
     crash_points.disarm_all()
     # Each crash point fires once, somewhere in the run.
     crash_points.arm(crash_points.AFTER_CREATE_BEFORE_RECORD, after=1)
@@ -111,6 +129,12 @@ def run_chaos(
         figures.aws_faults = {
             k: v for k, v in system.aws.stats.items() if v and k != "transactions"
         }
+    sources = system.runtime.sqs_sources
+    figures.deliveries = {
+        "duplicates": sum(s.duplicates for s in sources),
+        "redelivered": sum(s.redelivered for s in sources),
+        "stale_receipts": sum(s.stale_receipts for s in sources),
+    }
     figures.rows_by_status = dict(report.rows_by_status)
     figures.rows_lost = report.rows_lost
     figures.copies_failed = sum(1 for row in system.results() if row.get("copy_error"))

@@ -72,7 +72,10 @@ def results_event(system: LocalSystem, message: ResultsMessage, n: int) -> dict[
 
 
 def one_finished_batch(local_system: Any) -> tuple[LocalSystem, dict[str, bytes], dict[str, Any]]:
-    system: LocalSystem = local_system(batch_concurrency=2, environment=FAST_BACKSTOP)
+    # In this process: each worker's own log records and exceptions are asserted on.
+    system: LocalSystem = local_system(
+        batch_concurrency=2, environment=FAST_BACKSTOP, in_process=True
+    )
     system.emulator.faults.drop_webhooks = True  # the test delivers the completion itself
     uploads = {"incoming/race.csv": to_csv(campaign_rows(120))}
     system.drop("incoming/race.csv", uploads["incoming/race.csv"])
@@ -179,7 +182,10 @@ def test_a_webhook_and_the_reconciler_for_the_same_batch(local_system):
 def test_one_upload_delivered_twice_at_once(local_system):
     # S3 and SQS may deliver one upload's event twice: two intake workers on one file.
     system: LocalSystem = local_system(
-        batch_concurrency=2, environment=FAST_BACKSTOP, parameters={"BatchMaxLines": "60"}
+        batch_concurrency=2,
+        environment=FAST_BACKSTOP,
+        parameters={"BatchMaxLines": "60"},
+        in_process=True,  # each worker's own log records are asserted on
     )
     key = "incoming/twice.csv"
     uploads = {key: to_csv(campaign_rows(120))}

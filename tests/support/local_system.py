@@ -85,8 +85,11 @@ def local_system(moto_server: MotoServer) -> Iterator[Any]:
         parameters: dict[str, str] | None = None,
         sync_concurrency: int | None = None,
         dynamo_faults: DynamoFaults | None = None,
+        in_process: bool = False,
         **emulator_options: Any,
     ) -> LocalSystem:
+        # As AWS runs them: each function in processes of its own under its role, IAM decided
+        # by moto. ``in_process`` only for tests that must reach into a handler's process.
         # DynamoDB's own answers under load (throttling, transaction conflicts), when asked.
         moto_server.world.faults = dynamo_faults or DynamoFaults()
         options = {"time_scale": 0.0, "pending_seconds": 5, "processing_seconds_per_line": 1}
@@ -112,6 +115,8 @@ def local_system(moto_server: MotoServer) -> Iterator[Any]:
                 **(parameters or {}),
             },
             extra_environment=environment,
+            lambda_processes=not in_process,
+            enforce_iam=not in_process,
         )
         started.append(runtime)
         return LocalSystem(runtime=runtime, emulator=emulator, aws=moto_server.world)

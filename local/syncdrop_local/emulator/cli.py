@@ -7,7 +7,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 from .emulator import SyncEmulator
 from .fault_knobs import KnobValue, everything_knobs, parse_knob
@@ -21,9 +23,14 @@ def _knob(text: str) -> tuple[str, KnobValue]:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
+def add_fault_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    parse_fault: Callable[[str], tuple[str, Any]] = _knob,
+) -> None:
     """``--faults-everything``, ``--fault-intensity`` and ``--fault KNOB=VALUE``: shared by
-    ``syncdrop emulator`` and ``syncdrop demo``."""
+    ``syncdrop emulator``, ``syncdrop demo`` and ``syncdrop local`` (whose ``parse_fault`` also
+    takes the AWS-side knobs)."""
     parser.add_argument(
         "--faults-everything",
         action="store_true",
@@ -37,7 +44,7 @@ def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--fault",
-        type=_knob,
+        type=parse_fault,
         action="append",
         default=[],
         metavar="KNOB=VALUE",

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from syncdrop.crash_points import SimulatedCrash
-from syncdrop_local.runtime.invoke import LocalFunction
+from syncdrop_local.runtime.function_kind import Invocable
 from syncdrop_local.runtime.template import ACCOUNT
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -68,7 +68,7 @@ def http_api_event(
 class HttpFront:
     """Routes "METHOD /path" to functions, as the template's HttpApi events declare."""
 
-    def __init__(self, routes: dict[tuple[str, str], LocalFunction]) -> None:
+    def __init__(self, routes: dict[tuple[str, str], Invocable]) -> None:
         self.routes = routes
         self.answers: list[tuple[str, int]] = []
         front = self

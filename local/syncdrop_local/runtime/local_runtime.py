@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from syncdrop.crash_points import SimulatedCrash
-from syncdrop_local.runtime import moto_fidelity
+from syncdrop_local.runtime import iam_roles, moto_fidelity, moto_iam
+from syncdrop_local.runtime.function_kind import Invocable
 from syncdrop_local.runtime.http_front import HttpFront
 from syncdrop_local.runtime.invoke import LocalFunction
+from syncdrop_local.runtime.lambda_launchers import Launcher
 from syncdrop_local.runtime.moto_world import DynamoFaults, MotoWorld, MotoWorldServer
-from syncdrop_local.runtime.sqs_source import SqsEventSource
-from syncdrop_local.runtime.stack import LocalStack, deploy
+from syncdrop_local.runtime.sqs_source import SqsEventSource, mapping_concurrency
+from syncdrop_local.runtime.stack import FunctionSpec, LocalStack, deploy
+from syncdrop_local.runtime.stack_functions import role_credentials, stack_functions
 from syncdrop_local.runtime.template import REGION
 
 log = logging.getLogger("syncdrop.local")
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+# Execution environments a function without a concurrency setting may have at once.
+LOCAL_ENVIRONMENTS = 10
 AWS_TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",  # nosec B105 # moto accepts any key
@@ -37,6 +45,7 @@ class MotoServer:
     them, and ``faults`` (throttling, conflicts at a rate; change ``world.faults`` any time)."""
 
     def __init__(self, faults: DynamoFaults | None = None) -> None:
+        iam_roles.load_aws_managed_policies()  # before moto's IAM backend exists
         self.world = MotoWorld(faults or DynamoFaults())
         self._server = MotoWorldServer(self.world)
         self.url = ""  # set by start()
@@ -47,6 +56,45 @@ class MotoServer:
 
     def stop(self) -> None:
         self._server.stop()
+
+
+def _administrator(endpoint_url: str) -> Any:
+    """A boto3 session of an IAM user allowed everything, created while moto is still open."""
+    admin = moto_iam.admin_credentials(
+        endpoint_url, user_name=f"syncdrop-local-admin-{secrets.token_hex(4)}", region=REGION
+    )
+    return boto3.session.Session(
+        aws_access_key_id=admin.access_key_id,
+        aws_secret_access_key=admin.secret_access_key,
+        region_name=REGION,
+    )
+
+
+def _environments(stack: LocalStack) -> dict[str, int]:
+    """How many execution environments each function may have at once: its queue mapping's
+    concurrency, else its reserved concurrency, else a local default."""
+    caps: dict[str, int] = {}
+    for logical_id, spec in stack.functions.items():
+        cap = spec.reserved_concurrency or LOCAL_ENVIRONMENTS
+        for source in spec.events.values():
+            if source.kind == "SQS":
+                cap = mapping_concurrency(source.properties, spec.reserved_concurrency)
+        caps[logical_id] = cap
+    return caps
+
+
+def _poller_client(stack: LocalStack, spec: FunctionSpec) -> Any:
+    """An SQS client holding the function's role's credentials, as Lambda's poller does."""
+    provide = role_credentials(stack.client("sts"), spec.role_arn, f"poller-{spec.logical_id}")
+    credentials = provide()
+    return boto3.client(
+        "sqs",
+        endpoint_url=stack.endpoint_url,
+        region_name=REGION,
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=credentials["AWS_SESSION_TOKEN"],
+    )
 
 
 @dataclass(frozen=True)
@@ -62,11 +110,12 @@ class CapturedEmail:
 class LocalRuntime:
     stack: LocalStack
     front: HttpFront
-    functions: dict[str, LocalFunction] = field(default_factory=dict)
+    functions: dict[str, Invocable] = field(default_factory=dict)
     sqs_sources: list[SqsEventSource] = field(default_factory=list)
-    schedules: list[LocalFunction] = field(default_factory=list)
+    schedules: list[Invocable] = field(default_factory=list)
     email_queue_url: str | None = None
     emails: list[CapturedEmail] = field(default_factory=list)
+    enforcing: str | None = None  # the moto server whose IAM this stack switched on
 
     @classmethod
     def start(
@@ -76,46 +125,87 @@ class LocalRuntime:
         *,
         root: Path = REPO_ROOT,
         extra_environment: dict[str, str] | None = None,
+        lambda_processes: bool = False,
+        enforce_iam: bool = False,
+        launcher: Launcher | None = None,
     ) -> LocalRuntime:
-        """Deploy on moto's server at ``endpoint_url``, or in-process under mock_aws (None)."""
+        """Deploy on moto's server at ``endpoint_url``, or in-process under mock_aws (None).
+
+        ``lambda_processes``: each function runs as Lambda runs it (processes of its own under
+        awslambdaric, its role's credentials, Timeout and MemorySize); otherwise handlers are
+        called in this process. ``enforce_iam``: moto decides every call by the caller's IAM
+        policies (the harness deploys and looks as an administrator; functions and their
+        queue pollers act as their roles).
+        """
         moto_fidelity.install()
+        if (lambda_processes or enforce_iam) and not endpoint_url:
+            raise ValueError("functions in processes and IAM need moto's server, not mock_aws")
+        if enforce_iam and not lambda_processes:
+            raise ValueError("IAM is decided per role: functions must run in processes")
         environment = dict(AWS_TEST_ENV)
         if endpoint_url:
             environment["AWS_ENDPOINT_URL"] = endpoint_url
         environment.update(extra_environment or {})
+        session = _administrator(endpoint_url) if enforce_iam and endpoint_url else None
         front = HttpFront({}).start()
         stack = deploy(
-            root, endpoint_url, parameters, extra_environment=environment, api_base_url=front.url
+            root,
+            endpoint_url,
+            parameters,
+            extra_environment=environment,
+            api_base_url=front.url,
+            session=session,
         )
         runtime = cls(stack=stack, front=front)
-        sqs = stack.client("sqs")
+        functions: dict[str, Invocable]
+        if lambda_processes:
+            functions = dict(
+                stack_functions(
+                    stack, variables={}, concurrency=_environments(stack), launcher=launcher
+                )
+            )
+        else:
+            functions = {lid: LocalFunction(spec) for lid, spec in stack.functions.items()}
+        runtime.functions = functions
         for logical_id, spec in stack.functions.items():
-            function = LocalFunction(spec)
-            runtime.functions[logical_id] = function
+            function = functions[logical_id]
             for source in spec.events.values():
                 props = source.properties
                 if source.kind == "SQS":
-                    arn = str(props["Queue"])
+                    arn = str(props["EventSourceArn"])
                     runtime.sqs_sources.append(
                         SqsEventSource(
                             function=function,
-                            sqs=sqs,
+                            # Lambda polls with the function's role: its grants must allow it.
+                            sqs=_poller_client(stack, spec) if enforce_iam else stack.client("sqs"),
                             queue_url=stack.queue_url_for_arn(arn),
                             queue_arn=arn,
                             batch_size=int(props.get("BatchSize", 10)),
                             report_failures="ReportBatchItemFailures"
                             in props.get("FunctionResponseTypes", []),
+                            concurrency=mapping_concurrency(props, spec.reserved_concurrency),
+                            visibility_sqs=stack.client("sqs"),
                         )
                     )
                 elif source.kind == "HttpApi":
                     front.routes[(str(props["Method"]).upper(), str(props["Path"]))] = function
-                elif source.kind in ("Schedule", "ScheduleV2"):
+                elif source.kind == "Schedule":
                     runtime.schedules.append(function)
         runtime.email_queue_url = runtime._capture_email()
+        if enforce_iam and endpoint_url:
+            moto_iam.enable(endpoint_url)
+            runtime.enforcing = endpoint_url
         return runtime
 
     def stop(self) -> None:
         self.front.stop()
+        for function in self.functions.values():
+            stop = getattr(function, "stop", None)  # processes to end; in-process: nothing
+            if stop is not None:
+                stop()
+        if self.enforcing:
+            moto_iam.disable(self.enforcing)
+            self.enforcing = None
 
     @property
     def webhook_url(self) -> str:
@@ -188,8 +278,8 @@ class LocalRuntime:
     def pump(self) -> int:
         """Deliver one round of messages from every queue; return how many were delivered.
 
-        One invocation at a time, as a steady trickle; concurrent invocations are the race
-        tests' business (moto's server takes them safely behind its ``MotoWorld``).
+        Each queue's batches run side by side, up to its mapping's concurrency (moto's server
+        takes them safely behind its ``MotoWorld``); every invocation is over on return.
         """
         return sum(source.poll_once() for source in self.sqs_sources)
 

@@ -15,6 +15,8 @@ from cfnlint.decode import decode
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 _SUB = re.compile(r"\$\{([^}!][^}]*)\}")
+# Ref AWS::NoValue: the entry holding it is left out, as CloudFormation leaves it out.
+_NO_VALUE = object()
 
 
 class TemplateError(ValueError):
@@ -64,7 +66,6 @@ class Resolver:
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackName": self.stack_name,
-            "AWS::NoValue": "",
             "AWS::StackId": (
                 f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{self.stack_name}/local"
             ),
@@ -90,8 +91,13 @@ class Resolver:
         return bool(self.resolve(self.template.get("Conditions", {})[name]))
 
     def resolve(self, node: Any) -> Any:
+        """``node`` evaluated; AWS::NoValue drops its list entry or key, and is None alone."""
+        value = self._resolve(node)
+        return None if value is _NO_VALUE else value
+
+    def _resolve(self, node: Any) -> Any:
         if isinstance(node, list):
-            return [self.resolve(v) for v in node]
+            return [v for v in (self._resolve(v) for v in node) if v is not _NO_VALUE]
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
@@ -99,15 +105,16 @@ class Resolver:
             handler = self._functions().get(key)
             if handler is not None:
                 return handler(value)
-        return {k: self.resolve(v) for k, v in node.items()}
+        resolved = ((k, self._resolve(v)) for k, v in node.items())
+        return {k: v for k, v in resolved if v is not _NO_VALUE}
 
     def _functions(self) -> dict[str, Callable[[Any], Any]]:
         return {
-            "Ref": lambda v: self.ref(v),
+            "Ref": lambda v: _NO_VALUE if v == "AWS::NoValue" else self.ref(v),
             "Fn::GetAtt": lambda v: self.get_att(*(v.split(".", 1) if isinstance(v, str) else v)),
             "Fn::Sub": self._sub,
             "Fn::Join": lambda v: str(v[0]).join(str(x) for x in self.resolve(v[1])),
-            "Fn::If": lambda v: self.resolve(v[1] if self.condition(v[0]) else v[2]),
+            "Fn::If": lambda v: self._resolve(v[1] if self.condition(v[0]) else v[2]),
             "Fn::Equals": lambda v: self.resolve(v[0]) == self.resolve(v[1]),
             "Fn::Not": lambda v: not self.resolve(v[0]),
             "Fn::And": lambda v: all(self.resolve(x) for x in v),

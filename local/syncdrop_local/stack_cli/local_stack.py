@@ -26,7 +26,7 @@ def register_stack(runtime: LocalRuntime, name: str | None = None) -> str:
     apis = [
         ref
         for logical_id, ref in resolver.refs.items()
-        if template["Resources"].get(logical_id, {}).get("Type") == "AWS::Serverless::HttpApi"
+        if template["Resources"].get(logical_id, {}).get("Type") == "AWS::ApiGatewayV2::Api"
     ]
     outputs: dict[str, Any] = {}
     for key, output in template.get("Outputs", {}).items():

@@ -67,7 +67,8 @@ class S3ObjectStore:
             return UploadMissing(f"{what}: {code}")
         # A HEAD's 403 has no body, so no code but the status.
         if code in ("AccessDenied", "403", "Forbidden"):
-            return UploadRefused(f"{what}: {code}")
+            message = exc.response.get("Error", {}).get("Message", "")
+            return UploadRefused(f"{what}: {code}" + (f" ({message})" if message else ""))
         return StorageError(f"S3 {what} failed: {exc}")
 
     def upload_size(self, upload: UploadRef) -> int:

@@ -283,6 +283,8 @@ def _accept(services: Services, upload: UploadRef, limits: IntakeLimits) -> Inta
         stream = services.objects.open_upload(upload)
     except UploadMissing as exc:
         reason = REFUSED_UPLOAD if isinstance(exc, UploadRefused) else missing
+        # S3's own words (which permission was missing) for the operator; the email says why.
+        logger.warning("upload unreadable", extra={"job_id": job.job_id, "error": str(exc)})
         return IntakeOutcome(job=_fail_file(services, job, reason), chunks=[], fresh=True)
 
     spool = _SpooledRows()

@@ -1,0 +1,205 @@
+"""The local stack as one running thing: moto, the Sync emulator, the deployed template, a loop.
+
+``syncdrop local`` runs it until Ctrl-C; ``syncdrop demo`` starts it, drops one file and waits
+for that file's email.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syncdrop_local.emulator import FaultPlan, SyncEmulator
+from syncdrop_local.fault_options import set_aws_faults
+from syncdrop_local.output_folder import OutputFolder
+from syncdrop_local.runtime.local_runtime import AWS_TEST_ENV, LocalRuntime, MotoServer
+from syncdrop_local.runtime.template import REGION
+from syncdrop_local.stack_cli.local_stack import register_stack
+
+log = logging.getLogger("syncdrop.local")
+
+DEFAULT_STACK = "syncdrop-local"
+QUIET_FUNCTIONS = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    """How to start the local stack; keys and secrets are random unless given."""
+
+    api_key: str | None = None
+    webhook_secret: str | None = None
+    batch_concurrency: int = 3
+    time_scale: float = 60.0  # emulated Sync seconds per real second
+    schedule_every: float = 5.0  # real seconds between runs of the scheduled functions
+    seed: int = 0
+    sync_faults: FaultPlan | None = None
+    aws_faults: dict[str, Any] = field(default_factory=dict)
+    stack_name: str = DEFAULT_STACK
+    notification_email: str = "local@example.com"
+    output: Path | None = None  # where emails and results CSVs are written, if anywhere
+    verbose: bool = False  # the functions' JSON logs and metrics, on stdout as Lambda writes them
+
+
+class Every:
+    """Calls ``action`` at most once per ``seconds`` of real time (EventBridge, locally)."""
+
+    def __init__(self, seconds: float, action: Callable[[], Any]) -> None:
+        self.seconds, self.action = seconds, action
+        self._next = time.monotonic() + seconds
+
+    def __call__(self) -> None:
+        if time.monotonic() >= self._next:
+            self._next = time.monotonic() + self.seconds
+            self.action()
+
+
+class LocalService:
+    """The running local stack. ``start`` deploys it; ``run_in_background`` moves it along
+    (queues pumped, schedules run, emails written out); ``stop`` stops it all."""
+
+    def __init__(
+        self,
+        options: ServiceOptions,
+        moto: MotoServer,
+        emulator: SyncEmulator,
+        runtime: LocalRuntime,
+    ) -> None:
+        self.options = options
+        self.moto, self.emulator, self.runtime = moto, emulator, runtime
+        self.outputs = OutputFolder(options.output, runtime.stack) if options.output else None
+        self.on_email: Callable[[int, list[Path]], None] | None = None
+        self._schedule = Every(options.schedule_every, runtime.run_schedules)
+        self._emails_seen = 0
+        self._stopping = threading.Event()
+        self._loop: threading.Thread | None = None
+        self._stopped = False
+
+    @classmethod
+    def start(cls, options: ServiceOptions) -> LocalService:
+        """moto, then the emulator, then the stack on both; registered under its stack name."""
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        if not options.verbose:
+            # Read at every flush, not only at cold start: this process prints no EMF lines.
+            os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+            warnings.filterwarnings("ignore", message="No application metrics to publish")
+            # One line per client the functions create: "Found endpoint for s3 via...".
+            logging.getLogger("botocore.configprovider").setLevel(logging.WARNING)
+        api_key = options.api_key or "sk-local-" + secrets.token_hex(8)
+        webhook_secret = options.webhook_secret or "whsec_" + secrets.token_hex(16)
+        moto = MotoServer()
+        set_aws_faults(moto.world, options.aws_faults)
+        endpoint = moto.start()
+        emulator: SyncEmulator | None = None
+        try:
+            emulator = SyncEmulator(
+                api_key=api_key,
+                webhook_secret=webhook_secret,
+                batch_concurrency=options.batch_concurrency,
+                time_scale=options.time_scale,
+                seed=options.seed,
+                faults=options.sync_faults or FaultPlan(seed=options.seed),
+            ).start()
+            runtime = LocalRuntime.start(
+                endpoint,
+                {
+                    "NotificationEmail": options.notification_email,
+                    "SyncApiKey": api_key,
+                    "SyncWebhookSecret": webhook_secret,
+                    "SyncApiBaseUrl": emulator.url,
+                    "BatchConcurrency": str(options.batch_concurrency),
+                },
+                extra_environment={} if options.verbose else dict(QUIET_FUNCTIONS),
+            )
+        except BaseException:
+            if emulator is not None:
+                emulator.stop()
+            moto.stop()
+            raise
+        service = cls(options, moto, emulator, runtime)
+        try:
+            with warnings.catch_warnings():
+                # moto creates nothing for the registered stack's one placeholder resource.
+                warnings.filterwarnings("ignore", message="Tried to parse AWS::CloudFormation")
+                register_stack(runtime, options.stack_name)
+        except BaseException:
+            service.stop()
+            raise
+        return service
+
+    @property
+    def bucket(self) -> str:
+        return self.runtime.stack.ref("UploadsBucket")
+
+    def connection(self) -> dict[str, str]:
+        """What a user needs to reach the stack: endpoints, names and AWS credentials."""
+        return {
+            "aws_endpoint": self.moto.url,
+            "region": REGION,
+            "aws_access_key_id": AWS_TEST_ENV["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"],
+            "bucket": self.bucket,
+            "webhook_url": self.runtime.webhook_url,
+            "emulator_url": self.emulator.url,
+            "stack": self.options.stack_name,
+        }
+
+    def step(self) -> int:
+        """One round: a batch from each queue, the schedule if due, new emails written out.
+
+        Returns how many messages were delivered.
+        """
+        delivered = self.runtime.pump()
+        self._schedule()
+        emails = self.runtime.collect_emails()
+        while self._emails_seen < len(emails):
+            self._emails_seen += 1
+            written = (
+                self.outputs.email_sent(self._emails_seen, emails[self._emails_seen - 1])
+                if self.outputs
+                else []
+            )
+            if self.on_email is not None:
+                self.on_email(self._emails_seen, written)
+        return delivered
+
+    def run_in_background(self, pause: float = 0.05) -> None:
+        """Step on a thread of its own until ``stop_loop``; a failed round is logged, and the
+        next one runs (the functions' own failures already went back to their queues)."""
+        self._stopping.clear()
+
+        def loop() -> None:
+            while not self._stopping.is_set():
+                try:
+                    moved = self.step()
+                except Exception:
+                    log.exception("the local stack's loop failed a round")
+                    moved = 0
+                if not moved:
+                    self._stopping.wait(pause)
+
+        self._loop = threading.Thread(target=loop, name="syncdrop-local-loop", daemon=True)
+        self._loop.start()
+
+    def stop_loop(self) -> None:
+        self._stopping.set()
+        if self._loop is not None:
+            self._loop.join()
+            self._loop = None
+
+    def stop(self) -> None:
+        """The loop, then the stack's HTTP front, the emulator and moto; once."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.stop_loop()
+        self.runtime.stop()
+        self.emulator.stop()
+        self.moto.stop()
