@@ -39,11 +39,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run the scheduled reconciler every this many real seconds",
     )
     parser.add_argument("--verbose", action="store_true", help="show the functions' JSON logs")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="call the handlers in this process (a debugger reaches them) with IAM not enforced",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the emulator's random faults")
     add_fault_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # Ctrl-C: the stack was stopped on the way out
+        print("syncdrop demo: interrupted; the local stack is stopped", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     out: Path = args.output
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -57,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
             aws_faults=aws_faults(args),
             notification_email="demo@example.com",
             verbose=args.verbose,
+            in_process=args.in_process,
         )
     )
     try:

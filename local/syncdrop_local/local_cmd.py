@@ -45,6 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the emulator's random faults")
     parser.add_argument("--verbose", action="store_true", help="show the functions' JSON logs")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="call the handlers in this process (a debugger reaches them) with IAM not enforced",
+    )
     add_fault_options(parser)
 
 
@@ -67,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
                 stack_name=args.stack,
                 output=args.output,
                 verbose=args.verbose,
+                in_process=args.in_process,
             )
         )
         try:

@@ -1,7 +1,8 @@
 """The local stack as one running thing: moto, the Sync emulator, the deployed template, a loop.
 
 ``syncdrop local`` runs it until Ctrl-C; ``syncdrop demo`` starts it, drops one file and waits
-for that file's email.
+for that file's email. Its functions run as Lambda runs them (processes of their own, under
+their roles, IAM enforced by moto) unless ``in_process`` is asked for.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sys
 import threading
 import time
 import warnings
@@ -20,7 +22,7 @@ from typing import Any
 from syncdrop_local.emulator import FaultPlan, SyncEmulator
 from syncdrop_local.fault_options import set_aws_faults
 from syncdrop_local.output_folder import OutputFolder
-from syncdrop_local.runtime.local_runtime import AWS_TEST_ENV, LocalRuntime, MotoServer
+from syncdrop_local.runtime.local_runtime import LocalRuntime, MotoServer
 from syncdrop_local.runtime.template import REGION
 from syncdrop_local.stack_cli.local_stack import register_stack
 
@@ -28,6 +30,8 @@ log = logging.getLogger("syncdrop.local")
 
 DEFAULT_STACK = "syncdrop-local"
 QUIET_FUNCTIONS = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+# What the functions' processes print arrives here, one record a line (runtime/function_log.py).
+FUNCTION_LOGGER = "syncdrop.function"
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,9 @@ class ServiceOptions:
     notification_email: str = "local@example.com"
     output: Path | None = None  # where emails and results CSVs are written, if anywhere
     verbose: bool = False  # the functions' JSON logs and metrics, on stdout as Lambda writes them
+    # Handlers called in this process, moto open to any key: a debugger's breakpoints reach
+    # them, but nothing checks their roles' grants.
+    in_process: bool = False
 
 
 class Every:
@@ -59,6 +66,31 @@ class Every:
         if time.monotonic() >= self._next:
             self._next = time.monotonic() + self.seconds
             self.action()
+
+
+class FunctionOutput:
+    """Where the lines the functions' processes print go while the service runs: with
+    ``verbose``, to stdout as they were written (Lambda's CloudWatch lines); otherwise nowhere
+    (each function keeps its recent lines, and the service logs a failed invocation itself)."""
+
+    def __init__(self, verbose: bool) -> None:
+        self._logger = logging.getLogger(FUNCTION_LOGGER)
+        self._saved = (self._logger.level, self._logger.propagate)
+        self._handler: logging.Handler | None = None
+        self._logger.propagate = False
+        if verbose:
+            self._handler = logging.StreamHandler(sys.stdout)
+            self._handler.setFormatter(logging.Formatter("%(message)s"))
+            self._logger.addHandler(self._handler)
+            self._logger.setLevel(logging.INFO)
+        else:
+            self._logger.setLevel(logging.CRITICAL)  # stdout lines are INFO, stderr WARNING
+
+    def close(self) -> None:
+        if self._handler is not None:
+            self._logger.removeHandler(self._handler)
+        level, self._logger.propagate = self._saved
+        self._logger.setLevel(level)  # setLevel, not the attribute: it clears children's caches
 
 
 class LocalService:
@@ -81,12 +113,13 @@ class LocalService:
         self._stopping = threading.Event()
         self._loop: threading.Thread | None = None
         self._stopped = False
+        self._function_output = FunctionOutput(options.verbose)
 
     @classmethod
     def start(cls, options: ServiceOptions) -> LocalService:
         """moto, then the emulator, then the stack on both; registered under its stack name."""
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        if not options.verbose:
+        if options.in_process and not options.verbose:
             # Read at every flush, not only at cold start: this process prints no EMF lines.
             os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
             warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -117,6 +150,8 @@ class LocalService:
                     "BatchConcurrency": str(options.batch_concurrency),
                 },
                 extra_environment={} if options.verbose else dict(QUIET_FUNCTIONS),
+                lambda_processes=not options.in_process,
+                enforce_iam=not options.in_process,
             )
         except BaseException:
             if emulator is not None:
@@ -139,12 +174,14 @@ class LocalService:
         return self.runtime.stack.ref("UploadsBucket")
 
     def connection(self) -> dict[str, str]:
-        """What a user needs to reach the stack: endpoints, names and AWS credentials."""
+        """What a user needs to reach the stack: endpoints, names and the keys of the
+        administrator that deployed it (moto decides every call by IAM)."""
+        keys = self.runtime.stack.credentials()
         return {
             "aws_endpoint": self.moto.url,
             "region": REGION,
-            "aws_access_key_id": AWS_TEST_ENV["AWS_ACCESS_KEY_ID"],
-            "aws_secret_access_key": AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"],
+            "aws_access_key_id": keys["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": keys["AWS_SECRET_ACCESS_KEY"],
             "bucket": self.bucket,
             "webhook_url": self.runtime.webhook_url,
             "emulator_url": self.emulator.url,
@@ -203,3 +240,4 @@ class LocalService:
         self.runtime.stop()
         self.emulator.stop()
         self.moto.stop()
+        self._function_output.close()

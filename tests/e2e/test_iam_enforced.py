@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
 
-from syncdrop_local.emulator import SyncEmulator
 from syncdrop_local.runtime import moto_iam
-from syncdrop_local.runtime.local_runtime import REPO_ROOT, LocalRuntime, MotoServer
+from syncdrop_local.runtime.local_runtime import REPO_ROOT
 from syncdrop_local.sample import campaign_csv
-from tests.support.local_system import API_KEY, WEBHOOK_SECRET, LocalSystem, run_to_the_end
+from tests.support.local_system import LocalSystem, run_to_the_end
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -58,42 +56,12 @@ def project_copy(tmp_path: Path, template: dict[str, Any]) -> Path:
 
 
 @pytest.fixture
-def stack_from(tmp_path: Path) -> Iterator[Any]:
-    started: list[Any] = []
-
+def stack_from(local_system: Any, tmp_path: Path) -> Any:
     def start(template: dict[str, Any]) -> LocalSystem:
-        server = MotoServer()
-        server.start()
-        started.append(server)
-        emulator = SyncEmulator(
-            api_key=API_KEY,
-            webhook_secret=WEBHOOK_SECRET,
-            batch_concurrency=12,
-            time_scale=0.0,
-            pending_seconds=5,
-            processing_seconds_per_line=1,
-        ).start()
-        started.append(emulator)
-        runtime = LocalRuntime.start(
-            server.url,
-            {
-                "NotificationEmail": "person@example.com",
-                "SyncApiKey": API_KEY,
-                "SyncWebhookSecret": WEBHOOK_SECRET,
-                "SyncApiBaseUrl": emulator.url,
-                "BatchConcurrency": "2",
-                "CopyOutputs": "false",
-            },
-            root=project_copy(tmp_path, template),
-            lambda_processes=True,
-            enforce_iam=True,
-        )
-        started.append(runtime)
-        return LocalSystem(runtime=runtime, emulator=emulator, aws=server.world)
+        system: LocalSystem = local_system(root=project_copy(tmp_path, template))
+        return system
 
-    yield start
-    for thing in reversed(started):
-        thing.stop()
+    return start
 
 
 def role_name(system: LocalSystem, function: str) -> str:

@@ -27,7 +27,8 @@ EMAIL_WITHIN = 60.0  # seconds: 25 rows at the default time scale take about fiv
 
 
 class Service:
-    """One `syncdrop local --json` process; stdout is a pipe, stderr a file to show on failure."""
+    """One `syncdrop local --json` process, leading a session of its own as a shell's job
+    leads its process group; stdout is a pipe, stderr a file to show on failure."""
 
     def __init__(self, tmp_path: Path, *options: str) -> None:
         self.port_file = tmp_path / "service.json"
@@ -37,7 +38,7 @@ class Service:
         argv += ["--port-file", str(self.port_file), "--output", str(self.output), *options]
         with self.stderr_path.open("wb") as stderr:
             self.process = subprocess.Popen(  # nosec B603 # fixed argv, no shell
-                argv, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=stderr
+                argv, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True
             )
 
     @property
@@ -63,6 +64,29 @@ class Service:
         self.process.send_signal(signum)
         rest, _ = self.process.communicate(timeout=30)
         return self.process.returncode, rest
+
+    def ctrl_c(self) -> tuple[int, bytes]:
+        """SIGINT to its whole process group, as a terminal's Ctrl-C sends it."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        rest, _ = self.process.communicate(timeout=30)
+        return self.process.returncode, rest
+
+    def processes(self) -> list[str]:
+        """The live processes of its session but itself (its functions' execution
+        environments, multiprocessing's forkserver): "pid name" each."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == self.process.pid:
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # ended meanwhile
+            name, rest = stat.split(" (", 1)[1].rsplit(") ", 1)
+            state, _ppid, _pgrp, session = rest.split()[:4]
+            if int(session) == self.process.pid and state != "Z":
+                found.append(f"{entry.name} {name}")
+        return found
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -135,6 +159,10 @@ def test_a_dropped_file_ends_in_one_email_and_its_results_csv_then_ctrl_c_stops_
     assert {row["status"] for row in rows} == {"COMPLETED"}
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", ready["aws_endpoint"])
+    # moto enforces IAM: the keys the service printed, not moto's open test key.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ready["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", ready["aws_secret_access_key"])
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     capsys.readouterr()
     assert main(["status", job_id, "--stack", STACK]) == 0
     status = capsys.readouterr().out
@@ -147,6 +175,61 @@ def test_a_dropped_file_ends_in_one_email_and_its_results_csv_then_ctrl_c_stops_
     assert f"stack {STACK} stopped" in service.stderr
     assert files(emails, "*.txt") == [email]  # no second email, nothing half-written
     assert not files(service.output, "**/.*.part")
+
+
+def test_ctrl_c_ends_every_function_process_without_a_traceback(start_service: Any) -> None:
+    service = start_service("--verbose")
+    ready = service.ready()
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=ready["aws_endpoint"],
+        region_name=ready["region"],
+        aws_access_key_id=ready["aws_access_key_id"],
+        aws_secret_access_key=ready["aws_secret_access_key"],
+    )
+    s3.put_object(
+        Bucket=ready["bucket"], Key="incoming/campaign.csv", Body=to_csv(campaign_rows(25))
+    )
+    wait_for(lambda: files(service.output / "results", "*.csv"), EMAIL_WITHIN, service, "results")
+    running = service.processes()
+    # The forkserver, its resource tracker and an environment of each function that ran.
+    assert len(running) >= 5, running
+    # --verbose: the functions' JSON lines, as Lambda writes them (on stderr with --json).
+    logged = [json.loads(line) for line in service.stderr.splitlines() if line.startswith("{")]
+    assert any(line.get("message") == "job planned" for line in logged), service.stderr
+
+    code, rest = service.ctrl_c()
+
+    assert (code, rest) == (0, b""), service.stderr
+    assert not service.crashed(), service.stderr
+    assert f"stack {STACK} stopped" in service.stderr
+    deadline = time.monotonic() + 10  # the forkserver ends once it sees its parent gone
+    while service.processes() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert service.processes() == []
+
+
+def test_in_process_its_handlers_run_here_and_moto_takes_its_open_key(start_service: Any) -> None:
+    service = start_service("--in-process")
+    ready = service.ready()
+    assert (ready["aws_access_key_id"], ready["aws_secret_access_key"]) == ("testing", "testing")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=ready["aws_endpoint"],
+        region_name=ready["region"],
+        aws_access_key_id="someone",
+        aws_secret_access_key="anything",
+    )
+    s3.put_object(
+        Bucket=ready["bucket"], Key="incoming/campaign.csv", Body=to_csv(campaign_rows(25))
+    )
+    wait_for(lambda: files(service.output / "results", "*.csv"), EMAIL_WITHIN, service, "results")
+    assert service.processes() == []  # no execution environment: the handlers run in it
+
+    code, rest = service.ctrl_c()
+
+    assert (code, rest) == (0, b""), service.stderr
+    assert not service.crashed(), service.stderr
 
 
 def test_sigterm_stops_it_cleanly(start_service: Any) -> None:

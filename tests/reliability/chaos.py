@@ -22,6 +22,8 @@ FAST_BACKSTOP = {
     "REPORT_LEASE_SECONDS": "3",
     "FAN_OUT_LEASE_SECONDS": "3",
 }
+# Share of invocations Lambda ends at a random moment (as its timeout or its memory would).
+KILL_RATE = 0.02
 
 
 @dataclass
@@ -38,6 +40,7 @@ class ChaosFigures:
     # SQS's at-least-once delivery: messages received twice, of which while their first
     # invocation ran, and deletes skipped because a later receive held the message.
     deliveries: dict[str, int] = field(default_factory=dict)
+    functions_killed: int = 0  # invocations ended mid-way as a timeout or out of memory
     crashes: list[str] = field(default_factory=list)
     rows_by_status: dict[str, int] = field(default_factory=dict)
     rows_lost: int = 0
@@ -96,6 +99,10 @@ def run_chaos(
         source.faults = DeliveryFaults(
             duplicate_rate=0.1, redeliver_in_flight_rate=0.05, seed=seed * 100 + n
         )
+    for function in system.runtime.functions.values():
+        # Lambda ending an invocation at any point (its timeout, its memory): one in fifty.
+        if hasattr(function, "kill_rate"):
+            function.kill_rate = KILL_RATE
     crash_points.disarm_all()
     # Each crash point fires once, somewhere in the run.
     crash_points.arm(crash_points.AFTER_CREATE_BEFORE_RECORD, after=1)
@@ -130,6 +137,9 @@ def run_chaos(
             k: v for k, v in system.aws.stats.items() if v and k != "transactions"
         }
     sources = system.runtime.sqs_sources
+    figures.functions_killed = sum(
+        getattr(f, "kills_planned", 0) for f in system.runtime.functions.values()
+    )
     figures.deliveries = {
         "duplicates": sum(s.duplicates for s in sources),
         "redelivered": sum(s.redelivered for s in sources),

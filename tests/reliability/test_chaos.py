@@ -62,6 +62,7 @@ def test_every_fault_at_once_with_videos_copied(local_system):
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(2400)  # the run's own SOAK_TIMEOUT bounds it; pytest's default would not
 def test_soak_25000_rows_20_files_every_fault(local_system):
     figures, report = run_chaos(
         local_system,
@@ -79,6 +80,7 @@ def test_soak_25000_rows_20_files_every_fault(local_system):
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(2400)
 def test_soak_with_videos_copied_every_fault(local_system):
     # Copies cost ~7 requests to moto per row: this part of the soak is smaller.
     figures, report = run_chaos(

@@ -169,12 +169,15 @@ def test_two_uploads_of_one_key_are_two_jobs_with_two_emails(local_system):
 
 
 # --- liveness: every way a job can stall still ends in its one email ------------------------------
-def pass_the_deadline(system: LocalSystem) -> None:
-    """Move every unreported job's deadline into the past, as if JobDeadlineHours had gone by
-    (the job item's ``deadline`` and its place in the OpenChunks index)."""
+def pass_the_deadline(system: LocalSystem, keys: set[str] | None = None) -> None:
+    """Move every unreported job's deadline (of the uploads ``keys`` only, if given) into the
+    past, as if JobDeadlineHours had gone by (the job item's ``deadline`` and its place in the
+    OpenChunks index)."""
     db, table = system.runtime.stack.client("dynamodb"), system.runtime.stack.ref("JobTable")
     past = {"S": (datetime.now(UTC) - timedelta(seconds=1)).isoformat(timespec="milliseconds")}
     for job in system.jobs():
+        if keys is not None and job["key"] not in keys:
+            continue
         db.update_item(
             TableName=table,
             Key={"pk": {"S": f"JOB#{job['job_id']}"}, "sk": {"S": "JOB"}},

@@ -390,6 +390,11 @@ def captured_logs(watch: tuple[str, ...] | None = None) -> Iterator[LogCapture]:
     ours = LogCapture(watch=watch)
     rest = LogCapture(ours.records, skip="syncdrop", watch=watch)
     pairs = [(logging.getLogger("syncdrop"), ours), (logging.getLogger(), rest)]
+    # syncdrop's logger is one per process: a handler loaded earlier in this process may have
+    # left it above INFO (a quiet demo), and what is asserted on is logged at INFO.
+    syncdrop_logger = logging.getLogger("syncdrop")
+    level = syncdrop_logger.level
+    syncdrop_logger.setLevel(min(level or logging.INFO, logging.INFO))
     for logger, handler in pairs:
         logger.addHandler(handler)
     try:
@@ -397,3 +402,4 @@ def captured_logs(watch: tuple[str, ...] | None = None) -> Iterator[LogCapture]:
     finally:
         for logger, handler in pairs:
             logger.removeHandler(handler)
+        syncdrop_logger.setLevel(level)

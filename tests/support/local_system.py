@@ -10,12 +10,13 @@ import io
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from syncdrop_local.emulator import SyncEmulator
-from syncdrop_local.runtime.local_runtime import LocalRuntime, MotoServer
+from syncdrop_local.runtime.local_runtime import REPO_ROOT, LocalRuntime, MotoServer
 from syncdrop_local.runtime.moto_world import DynamoFaults, MotoWorld
 from syncdrop_local.state_view import job_snapshot, table_items
 
@@ -86,6 +87,7 @@ def local_system(moto_server: MotoServer) -> Iterator[Any]:
         sync_concurrency: int | None = None,
         dynamo_faults: DynamoFaults | None = None,
         in_process: bool = False,
+        root: Path = REPO_ROOT,
         **emulator_options: Any,
     ) -> LocalSystem:
         # As AWS runs them: each function in processes of its own under its role, IAM decided
@@ -115,6 +117,7 @@ def local_system(moto_server: MotoServer) -> Iterator[Any]:
                 **(parameters or {}),
             },
             extra_environment=environment,
+            root=root,
             lambda_processes=not in_process,
             enforce_iam=not in_process,
         )

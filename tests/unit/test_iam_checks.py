@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from syncdrop_local.runtime.iam_checks import Check, Place, checks_for, copy_source_check
+from syncdrop_local.runtime import moto_iam
+from syncdrop_local.runtime.iam_checks import (
+    Check,
+    Place,
+    checks_for,
+    copy_source_check,
+    iam_action,
+)
 
 HERE = Place("aws", "us-east-1", "123456789012")
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/jobs"
@@ -71,3 +78,25 @@ def test_a_copy_reads_its_source_version_when_named():
     assert copy_source_check("/drop/in/a.csv?versionId=v1", "aws") == Check(
         "s3:GetObjectVersion", "arn:aws:s3:::drop/in/a.csv"
     )
+
+
+def test_sqs_batch_calls_are_authorised_as_their_single_actions():
+    # There is no sqs:SendMessageBatch in IAM: a role granted SendMessage may send batches.
+    assert iam_action("sqs", "SendMessageBatch") == "sqs:SendMessage"
+    assert iam_action("sqs", "DeleteMessageBatch") == "sqs:DeleteMessage"
+    assert iam_action("sqs", "ChangeMessageVisibilityBatch") == "sqs:ChangeMessageVisibility"
+    assert iam_action("sqs", "ReceiveMessage") == "sqs:ReceiveMessage"
+    assert iam_action("monitoring", "PutMetricData") == "cloudwatch:PutMetricData"
+
+
+def test_iam_wildcards_match_any_character_and_nothing_else_is_special():
+    from moto.iam.access_control import IAMPolicyStatement
+
+    moto_iam.install()
+    match = IAMPolicyStatement._match
+    assert match("arn:aws:s3:::b/incoming/*", "arn:aws:s3:::b/incoming/a\nb.csv")
+    assert match("arn:aws:s3:::b/incoming/?.csv", "arn:aws:s3:::b/incoming/x.csv")
+    assert not match("arn:aws:s3:::b/incoming/?.csv", "arn:aws:s3:::b/incoming/xy.csv")
+    # "." is a dot, not any character; a pattern matches the whole ARN.
+    assert not match("arn:aws:s3:::b/a.csv", "arn:aws:s3:::b/aXcsv")
+    assert not match("arn:aws:s3:::b/incoming/*", "arn:aws:s3:::b/work/incoming/x")

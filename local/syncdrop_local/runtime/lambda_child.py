@@ -67,6 +67,9 @@ def _die_with_the_forkserver() -> None:
 def run_forked(spec: EnvironmentSpec, stdout: socket.socket, stderr: socket.socket) -> None:
     """Entry point of a process forked from the forkserver: become the environment, then run
     awslambdaric until the parent kills the process."""
+    # Ctrl-C in a terminal reaches the whole process group: the local runtime ends its
+    # environments itself, as Lambda does, not by a KeyboardInterrupt mid-invocation.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_the_forkserver()
     os.dup2(stdout.fileno(), 1)
     os.dup2(stderr.fileno(), 2)

@@ -68,6 +68,7 @@ class ProcessFunction:
         self.log = FunctionLog(config.name, max_lines=log_lines)
         self.kill_rate = kill_rate
         self.kill_window = kill_window
+        self.kills_planned = 0  # invocations the chaos knob chose to kill
         self._credentials = credentials
         self._launcher = launcher or fork_launcher()
         self._max_environments = max_environments
@@ -123,6 +124,7 @@ class ProcessFunction:
         if not self.kill_rate or self._dice.random() >= self.kill_rate:
             return None
         report_as = self._dice.choice((TaskTimedOut, OutOfMemory))
+        self.kills_planned += 1
         return PlannedKill(after=self._dice.uniform(0, self.kill_window), report_as=report_as)
 
     def _take_environment(self) -> ExecutionEnvironment:

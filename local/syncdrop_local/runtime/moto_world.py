@@ -215,7 +215,8 @@ class MotoWorld:
             current = (id(self.faults), id(self.s3_faults))
             for gone in [k for k in self._dice if k not in current]:
                 del self._dice[gone]  # a replaced object's dice go with it
-            held = self._dice[id(faults)] = (faults, random.Random(faults.seed))  # nosec B311
+            dice = random.Random(faults.seed)  # nosec B311 # fault dice, not secrets
+            held = self._dice[id(faults)] = (faults, dice)
         return held[1]
 
     def serve(

@@ -17,7 +17,12 @@ from typing import Any
 
 from syncdrop.crash_points import SimulatedCrash
 from syncdrop_local.runtime.function_kind import Invocable
-from syncdrop_local.runtime.invocation_errors import ExitError, OutOfMemory, TaskTimedOut
+from syncdrop_local.runtime.invocation_errors import (
+    ExitError,
+    InvocationFailed,
+    OutOfMemory,
+    TaskTimedOut,
+)
 from syncdrop_local.runtime.template import REGION
 
 log = logging.getLogger("syncdrop.local")
@@ -235,6 +240,14 @@ class SqsEventSource:
             log.warning("%s died: %s", self.function.spec.logical_id, died)
             with self._lock:
                 self.crashes += 1
+            failed_ids = {m["MessageId"] for m in messages}
+        except InvocationFailed as failed:
+            # The handler raised: its own log has the traceback, as CloudWatch would.
+            log.warning(
+                "%s failed (%s); its messages go back to the queue",
+                self.function.spec.logical_id,
+                failed.kind,
+            )
             failed_ids = {m["MessageId"] for m in messages}
         except Exception:
             log.exception(
