@@ -9,6 +9,7 @@ from typing import Any
 
 from syncdrop import crash_points
 from syncdrop_local.emulator import FaultPlan
+from syncdrop_local.runtime import moto_iam
 from syncdrop_local.runtime.moto_world import DynamoFaults, S3Faults
 from syncdrop_local.runtime.sqs_source import DeliveryFaults
 from tests.support.csv_files import campaign_rows, to_csv
@@ -41,6 +42,7 @@ class ChaosFigures:
     # invocation ran, and deletes skipped because a later receive held the message.
     deliveries: dict[str, int] = field(default_factory=dict)
     functions_killed: int = 0  # invocations ended mid-way as a timeout or out of memory
+    iam_denials: int = 0  # calls of the functions' roles that IAM refused
     crashes: list[str] = field(default_factory=list)
     rows_by_status: dict[str, int] = field(default_factory=dict)
     rows_lost: int = 0
@@ -137,6 +139,10 @@ def run_chaos(
             k: v for k, v in system.aws.stats.items() if v and k != "transactions"
         }
     sources = system.runtime.sqs_sources
+    roles = {spec.role_arn.rsplit("/", 1)[-1] for spec in system.runtime.stack.functions.values()}
+    figures.iam_denials = sum(
+        1 for d in moto_iam.recorder.decisions if d.role_name in roles and not d.allowed
+    )
     figures.functions_killed = sum(
         getattr(f, "kills_planned", 0) for f in system.runtime.functions.values()
     )

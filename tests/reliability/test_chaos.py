@@ -23,6 +23,7 @@ def test_every_fault_at_once_small(local_system):
     )
     report.assert_holds()
     assert figures.rows_lost == figures.duplicate_submissions == figures.duplicate_emails == 0
+    assert figures.iam_denials == 0
     assert figures.emails == 3
     assert sum(figures.faults_injected.values()) > 0
     # Stale reads were on: no read of the tables went without ConsistentRead (the index's
@@ -55,6 +56,7 @@ def test_every_fault_at_once_with_videos_copied(local_system):
     )
     report.assert_holds()
     assert figures.rows_lost == figures.duplicate_submissions == figures.duplicate_emails == 0
+    assert figures.iam_denials == 0
     assert figures.emails == 2
     assert all(figures.faults_injected.get(kind, 0) > 0 for kind in MEDIA_FAULTS), figures
     assert figures.copies_failed > 0
@@ -77,6 +79,7 @@ def test_soak_25000_rows_20_files_every_fault(local_system):
     print("\nsoak figures:\n" + figures.to_json())
     report.assert_holds()
     assert figures.rows_lost == figures.duplicate_submissions == figures.duplicate_emails == 0
+    assert figures.iam_denials == 0
 
 
 @pytest.mark.soak
@@ -98,4 +101,5 @@ def test_soak_with_videos_copied_every_fault(local_system):
     print("\nsoak figures (videos copied):\n" + figures.to_json())
     report.assert_holds()
     assert figures.rows_lost == figures.duplicate_submissions == figures.duplicate_emails == 0
+    assert figures.iam_denials == 0
     assert figures.emails == figures.files
