@@ -140,9 +140,7 @@ def run_chaos(
         }
     sources = system.runtime.sqs_sources
     roles = {spec.role_arn.rsplit("/", 1)[-1] for spec in system.runtime.stack.functions.values()}
-    figures.iam_denials = sum(
-        1 for d in moto_iam.recorder.decisions if d.role_name in roles and not d.allowed
-    )
+    figures.iam_denials = sum(1 for d in moto_iam.recorder.denied if d.role_name in roles)
     figures.functions_killed = sum(
         getattr(f, "kills_planned", 0) for f in system.runtime.functions.values()
     )

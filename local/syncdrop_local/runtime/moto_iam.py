@@ -21,6 +21,7 @@ import json
 import os
 import re
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,16 +66,23 @@ class Decision:
 
 
 class DecisionRecorder:
-    """Every decision the enforcing servers make, in order; safe across server threads."""
+    """The decisions the enforcing servers make, in order; safe across server threads.
 
-    def __init__(self) -> None:
+    The most recent ``keep`` decisions are kept (a long-running local stack makes them without
+    end), and every denial (there should be none).
+    """
+
+    def __init__(self, keep: int = 300_000) -> None:
         self._lock = threading.Lock()
-        self._decisions: list[Decision] = []
+        self._decisions: deque[Decision] = deque(maxlen=keep)
+        self._denied: list[Decision] = []
         self._listeners: list[Callable[[Decision], None]] = []
 
     def record(self, decision: Decision) -> None:
         with self._lock:
             self._decisions.append(decision)
+            if not decision.allowed:
+                self._denied.append(decision)
             listeners = list(self._listeners)
         for listener in listeners:
             listener(decision)
@@ -83,6 +91,11 @@ class DecisionRecorder:
     def decisions(self) -> list[Decision]:
         with self._lock:
             return list(self._decisions)
+
+    @property
+    def denied(self) -> list[Decision]:
+        with self._lock:
+            return list(self._denied)
 
     def for_role(self, role_name: str) -> list[Decision]:
         return [d for d in self.decisions if d.role_name == role_name]
@@ -100,6 +113,7 @@ class DecisionRecorder:
     def clear(self) -> None:
         with self._lock:
             self._decisions.clear()
+            self._denied.clear()
 
 
 recorder = DecisionRecorder()
