@@ -11,7 +11,7 @@ from typing import Any
 
 from syncdrop.jobs import results_key
 from syncdrop_local.emulator import SyncEmulator
-from syncdrop_local.fault_options import add_fault_options, aws_faults, sync_fault_plan
+from syncdrop_local.fault_options import add_fault_options
 from syncdrop_local.local_service import LocalService, ServiceOptions
 from syncdrop_local.runtime.local_runtime import LocalRuntime
 from syncdrop_local.sample import campaign_csv
@@ -61,17 +61,7 @@ def _run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     service = LocalService.start(
-        ServiceOptions(
-            batch_concurrency=args.batch_concurrency,
-            time_scale=args.time_scale,
-            schedule_every=args.schedule_every,
-            seed=args.seed,
-            sync_faults=sync_fault_plan(args),
-            aws_faults=aws_faults(args),
-            notification_email="demo@example.com",
-            verbose=args.verbose,
-            in_process=args.in_process,
-        )
+        ServiceOptions.from_args(args, notification_email="demo@example.com")
     )
     try:
         runtime, emulator = service.runtime, service.emulator

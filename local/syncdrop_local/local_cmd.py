@@ -14,7 +14,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from syncdrop_local.fault_options import add_fault_options, aws_faults, sync_fault_plan
+from syncdrop_local.fault_options import add_fault_options
 from syncdrop_local.local_service import DEFAULT_STACK, LocalService, ServiceOptions
 
 
@@ -60,19 +60,12 @@ def run(args: argparse.Namespace) -> int:
         _stdout_on_stderr() if args.json else nullcontext(sys.stdout) as out,
     ):
         service = LocalService.start(
-            ServiceOptions(
+            ServiceOptions.from_args(
+                args,
                 api_key=args.api_key,
                 webhook_secret=args.webhook_secret,
-                batch_concurrency=args.batch_concurrency,
-                time_scale=args.time_scale,
-                schedule_every=args.schedule_every,
-                seed=args.seed,
-                sync_faults=sync_fault_plan(args),
-                aws_faults=aws_faults(args),
                 stack_name=args.stack,
                 output=args.output,
-                verbose=args.verbose,
-                in_process=args.in_process,
             )
         )
         try:

@@ -7,6 +7,7 @@ their roles, IAM enforced by moto) unless ``in_process`` is asked for.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import secrets
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from syncdrop_local.emulator import FaultPlan, SyncEmulator
-from syncdrop_local.fault_options import set_aws_faults
+from syncdrop_local.fault_options import aws_faults, set_aws_faults, sync_fault_plan
 from syncdrop_local.output_folder import OutputFolder
 from syncdrop_local.runtime.local_runtime import LocalRuntime, MotoServer
 from syncdrop_local.runtime.template import REGION
@@ -53,6 +54,21 @@ class ServiceOptions:
     # Handlers called in this process, moto open to any key: a debugger's breakpoints reach
     # them, but nothing checks their roles' grants.
     in_process: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, **extra: Any) -> ServiceOptions:
+        """The options `syncdrop local` and `syncdrop demo` share, from their arguments."""
+        return cls(
+            batch_concurrency=args.batch_concurrency,
+            time_scale=args.time_scale,
+            schedule_every=args.schedule_every,
+            seed=args.seed,
+            sync_faults=sync_fault_plan(args),
+            aws_faults=aws_faults(args),
+            verbose=args.verbose,
+            in_process=args.in_process,
+            **extra,
+        )
 
 
 class Every:
