@@ -50,6 +50,8 @@ def handle_record(record: dict[str, Any]) -> None:
                 lease=timedelta(seconds=settings.fan_out_lease_seconds),
                 attempts=settings.fan_out_attempts,
             ),
+            generation=settings.generation_limits,
+            mode=settings.submit_mode,
         )
     finally:
         # Also when the message fails afterwards: its redelivery will not do these again.

@@ -16,9 +16,8 @@ from syncdrop.adapters.policy import WEBHOOK_DYNAMODB_POLICY
 from syncdrop.adapters.secrets import CachedSecret
 from syncdrop.config import WebhookSettings
 from syncdrop.domain.services import Services
-from syncdrop.domain.webhooks import WebhookOutcome, accept_webhook
+from syncdrop.domain.webhooks import SyncNotice, WebhookOutcome, accept_webhook
 from syncdrop.observability import Metric, logger, metrics
-from syncdrop.sync_models import Batch
 from syncdrop.webhook_signature import MAX_BODY_BYTES, SignatureVerdict, verify_sync_signature
 from syncdrop.wiring import aws_client, build_services
 
@@ -112,15 +111,15 @@ def sync_webhook(event: dict[str, Any]) -> dict[str, Any]:
         logger.warning("webhook refused", extra={"verdict": verdict.value})  # never the body
         return _answer(401, "invalid or missing signature")
     try:
-        batch = Batch.model_validate_json(raw)
+        notice = SyncNotice.model_validate_json(raw)
     except ValidationError:
         metrics.add_metric(Metric.WEBHOOKS_UNREADABLE, MetricUnit.Count, 1)
-        return _answer(400, "not a batch status payload")
+        return _answer(400, "not a batch or generation status payload")
     # The query is not signed: the domain only checks it against what the body names.
     query = event.get("queryStringParameters") or {}
     outcome = accept_webhook(
         services,
-        batch,
+        notice,
         webhook_base=settings.webhook_url or own_url(event),
         query_job=query.get("job"),
         query_chunk=query.get("chunk"),

@@ -18,6 +18,7 @@ from syncdrop.wiring import build_services
 
 SUMMARY_METRICS = {
     "adopted": Metric.RECONCILE_ADOPTED,
+    "reposted": Metric.RECONCILE_REPOSTED,
     "requeued": Metric.RECONCILE_REQUEUED,
     "polled": Metric.RECONCILE_POLLED,
     "enqueued": Metric.RECONCILE_ENQUEUED,
@@ -37,6 +38,8 @@ def runtime() -> tuple[ReconcilePolicy, Services]:
         submitting_grace=timedelta(minutes=settings.submitting_grace_minutes),
         poll_after=timedelta(minutes=settings.poll_after_minutes),
         report_lease=timedelta(seconds=settings.report_lease_seconds),
+        generation=settings.generation_limits,
+        mode=settings.submit_mode,
     )
     return policy, services
 

@@ -34,6 +34,7 @@ def runtime() -> tuple[SubmitSettings, Services, IntakeLimits]:
         max_lines=settings.batch_max_lines,
         max_bytes=settings.batch_max_bytes,
         job_deadline_hours=settings.job_deadline_hours,
+        mode=settings.submit_mode,
     )
     return settings, services, limits
 
@@ -68,6 +69,8 @@ def handle_record(record: dict[str, Any]) -> None:
                 batch_concurrency=settings.batch_concurrency,
                 webhook_base=settings.webhook_url,
                 job_id=outcome.job.job_id,
+                generation=settings.generation_limits,
+                mode=settings.submit_mode,
             )
             metrics.add_metric(Metric.CHUNKS_SUBMITTED, MetricUnit.Count, len(report.submitted))
             metrics.add_metric(Metric.CHUNKS_QUEUED, MetricUnit.Count, report.left_queued)

@@ -4,8 +4,10 @@ email."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +17,17 @@ from syncdrop_local.fault_options import add_fault_options
 from syncdrop_local.local_service import LocalService, ServiceOptions
 from syncdrop_local.runtime.local_runtime import LocalRuntime
 from syncdrop_local.sample import campaign_csv
-from syncdrop_local.state_view import job_snapshot
+from syncdrop_local.stack_options import add_stack_options
+from syncdrop_local.state_view import job_snapshot, table_items
 
 FINAL = ("COMPLETED", "FAILED", "VALIDATED")
+HTTP_METHODS = ("GET ", "POST ", "PUT ")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows", type=int, default=1200, help="rows in the generated sample")
     parser.add_argument("--file", type=Path, help="drop this CSV/JSONL instead of a sample")
-    parser.add_argument("--batch-concurrency", type=int, default=3)
+    add_stack_options(parser)
     parser.add_argument(
         "--time-scale",
         type=float,
@@ -87,12 +91,12 @@ def _run(args: argparse.Namespace) -> int:
             return 1
         if injected := emulator.faults.injected:
             print("faults injected   " + ", ".join(f"{k} {n}" for k, n in sorted(injected.items())))
-        return _write_outputs(runtime, out, key, started)
+        return _write_outputs(runtime, emulator, out, key, started)
     finally:
         service.stop()
 
 
-def _wait(view: ProgressView, *, timeout: float, every: float = 0.1) -> bool:
+def _wait(view: ProgressView, *, timeout: float, every: float = 0.5) -> bool:
     """Show progress while the service's loop runs, until the job's email is out."""
     deadline = time.monotonic() + timeout
     while not view.finished():
@@ -103,7 +107,9 @@ def _wait(view: ProgressView, *, timeout: float, every: float = 0.1) -> bool:
     return True
 
 
-def _write_outputs(runtime: LocalRuntime, out: Path, key: str, started: float) -> int:
+def _write_outputs(
+    runtime: LocalRuntime, emulator: SyncEmulator, out: Path, key: str, started: float
+) -> int:
     emails = runtime.collect_emails()
     snap = job_snapshot(runtime.stack)
     assert snap is not None  # nosec B101 # local demo, not deployed
@@ -119,8 +125,35 @@ def _write_outputs(runtime: LocalRuntime, out: Path, key: str, started: float) -
         target = out / csv_key.rsplit("/", 1)[-1]
         target.write_bytes(data)
         print(f"results CSV       s3://{snap['bucket']}/{csv_key} → {target}")
+    summary = run_summary(runtime, emulator, snap)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(f"summary           {out / 'summary.json'}")
     print(f"done in {time.monotonic() - started:.1f} s")
     return 0 if len(emails) == 1 else 1
+
+
+def run_summary(
+    runtime: LocalRuntime, emulator: SyncEmulator, snap: dict[str, Any]
+) -> dict[str, Any]:
+    """The job's rows by status, and Sync's requests as the emulator saw them."""
+    rows = Counter(
+        item["status"]
+        for item in table_items(runtime.stack, "ResultsTable")
+        if item["job_id"] == snap["job_id"]
+    )
+    seen = emulator.request_summary()
+    return {
+        "job_id": snap["job_id"],
+        "status": snap["status"],
+        "path": snap["route"],
+        "path_reason": snap["route_note"],
+        "rows": {"total": snap["rows"], **dict(sorted(rows.items()))},
+        "emails": len(runtime.collect_emails()),
+        "sync_requests": {
+            route: n for route, n in sorted(seen.items()) if route.startswith(HTTP_METHODS)
+        },
+        "distinct_idempotency_keys": seen.get("distinct_idempotency_keys", 0),
+    }
 
 
 class ProgressView:
@@ -144,7 +177,13 @@ class ProgressView:
             return
         batches = {b.id: b for b in self.emulator.batches}
         lines = [f"job {snap['job_id']}  {snap['status']:<9} {snap['message']}"]
+        singles = Counter(c["status"] for c in snap["chunks"] if c["kind"] == "GENERATION")
+        if singles:  # one line for them all: a row each would be a screenful per row
+            shown = ", ".join(f"{n:,} {status}" for status, n in sorted(singles.items()))
+            lines.append(f"  {sum(singles.values()):,} single generations: {shown}")
         for c in snap["chunks"]:
+            if c["kind"] == "GENERATION":
+                continue
             batch = batches.get(c.get("batch_id") or "")
             sync = f"{batch.id}  Sync: {batch.status}" if batch else ""
             if c.get("copying"):

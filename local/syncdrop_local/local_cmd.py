@@ -16,6 +16,7 @@ from typing import TextIO
 
 from syncdrop_local.fault_options import add_fault_options
 from syncdrop_local.local_service import DEFAULT_STACK, LocalService, ServiceOptions
+from syncdrop_local.stack_options import add_stack_options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default=DEFAULT_STACK, help="the stack name --stack finds")
     parser.add_argument("--api-key", help="the Sync API key (default: a random one)")
     parser.add_argument("--webhook-secret", help="Sync's webhook secret (default: a random one)")
-    parser.add_argument("--batch-concurrency", type=int, default=3)
+    add_stack_options(parser)
     parser.add_argument(
         "--time-scale",
         type=float,

@@ -42,6 +42,12 @@ class ServiceOptions:
     api_key: str | None = None
     webhook_secret: str | None = None
     batch_concurrency: int = 3
+    # The stack's SubmitMode, GenerationConcurrency and GenerateRequestsPerMinute, and the
+    # Sync plan the emulator plays (below Scale it refuses batches with 402).
+    submit_mode: str = "auto"
+    generation_concurrency: int = 3
+    generate_requests_per_minute: int = 60
+    plan: str = "scale"
     time_scale: float = 60.0  # emulated Sync seconds per real second
     schedule_every: float = 5.0  # real seconds between runs of the scheduled functions
     seed: int = 0
@@ -60,6 +66,10 @@ class ServiceOptions:
         """The options `syncdrop local` and `syncdrop demo` share, from their arguments."""
         return cls(
             batch_concurrency=args.batch_concurrency,
+            submit_mode=args.submit_mode,
+            generation_concurrency=args.generation_concurrency,
+            generate_requests_per_minute=args.generate_requests_per_minute,
+            plan=args.plan,
             time_scale=args.time_scale,
             schedule_every=args.schedule_every,
             seed=args.seed,
@@ -152,6 +162,7 @@ class LocalService:
                 api_key=api_key,
                 webhook_secret=webhook_secret,
                 batch_concurrency=options.batch_concurrency,
+                plan=options.plan,
                 time_scale=options.time_scale,
                 seed=options.seed,
                 faults=options.sync_faults or FaultPlan(seed=options.seed),
@@ -164,6 +175,9 @@ class LocalService:
                     "SyncWebhookSecret": webhook_secret,
                     "SyncApiBaseUrl": emulator.url,
                     "BatchConcurrency": str(options.batch_concurrency),
+                    "SubmitMode": options.submit_mode,
+                    "GenerationConcurrency": str(options.generation_concurrency),
+                    "GenerateRequestsPerMinute": str(options.generate_requests_per_minute),
                 },
                 extra_environment={} if options.verbose else dict(QUIET_FUNCTIONS),
                 lambda_processes=not options.in_process,

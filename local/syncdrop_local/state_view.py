@@ -6,6 +6,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from syncdrop import keys
 from syncdrop_local.runtime.stack import LocalStack
 
 _de = TypeDeserializer()
@@ -28,17 +29,58 @@ def table_items(stack: LocalStack, logical_id: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+# What a snapshot shows of a chunk: a one-row chunk's line and manifest stay in the table.
+CHUNK_FIELDS = (
+    "job_id",
+    "number",
+    "kind",
+    "rows",
+    "status",
+    "batch_id",
+    "results_written",
+    "copies_done",
+)
+
+
+def _items(stack: LocalStack, **kwargs: Any) -> list[dict[str, Any]]:
+    db = stack.client("dynamodb")
+    items: list[dict[str, Any]] = []
+    kwargs["TableName"] = stack.ref("JobTable")
+    operation = db.query if "KeyConditionExpression" in kwargs else db.scan
+    while True:
+        page = operation(**kwargs)
+        items.extend(_plain(i) for i in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def job_snapshot(stack: LocalStack, job_id: str | None = None) -> dict[str, Any] | None:
-    """The newest job (or ``job_id``) with its chunks in order."""
-    items = table_items(stack, "JobTable")
-    jobs = [i for i in items if i.get("type") == "job"]
+    """The newest job (or ``job_id``) with its chunks in order: the job items, then one
+    Query of that job's chunks, their small fields only (a job may have 1,200 chunks)."""
+    jobs = _items(
+        stack,
+        FilterExpression="#t = :job",
+        ExpressionAttributeNames={"#t": "type"},
+        ExpressionAttributeValues={":job": {"S": "job"}},
+    )
     if job_id is not None:
         jobs = [j for j in jobs if j["job_id"] == job_id]
     if not jobs:
         return None
     job = max(jobs, key=lambda j: j["created_at"])
+    names = {f"#f{i}": name for i, name in enumerate(CHUNK_FIELDS)}
     chunks = sorted(
-        (i for i in items if i.get("type") == "chunk" and i["job_id"] == job["job_id"]),
+        _items(
+            stack,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :chunk)",
+            ProjectionExpression=", ".join(names),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.job_pk(job["job_id"])},
+                ":chunk": {"S": keys.CHUNK_PREFIX},
+            },
+        ),
         key=lambda c: int(c["number"]),
     )
     return {
@@ -50,11 +92,14 @@ def job_snapshot(stack: LocalStack, job_id: str | None = None) -> dict[str, Any]
         "rejected": int(job.get("rejected", 0)),
         "batch_concurrency": int(stack.resolver.ref("BatchConcurrency")),
         "notified": bool(job.get("notified_at")),
+        "route": job.get("route", "batch"),
+        "route_note": job.get("route_note", ""),
         "bucket": job["bucket"],
         "key": job["key"],
         "chunks": [
             {
                 "number": int(c["number"]),
+                "kind": c.get("kind", "BATCH"),
                 "rows": int(c["rows"]),
                 "status": c["status"],
                 "batch_id": c.get("batch_id"),

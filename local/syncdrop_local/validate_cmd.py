@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
+from syncdrop.domain.routes import Route, choose_route
 from syncdrop.intake import (
     KNOWN_MODELS,
     AcceptedRow,
@@ -20,6 +21,7 @@ from syncdrop.intake import (
     plan_chunks,
 )
 from syncdrop.intake.chunk_plan import FIVE_MB
+from syncdrop.jobs import SubmitMode
 
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
 _CSV_SUFFIXES = (".csv", ".tsv")
@@ -36,6 +38,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=sorted(KNOWN_MODELS),
         default=IntakeRules().default_model,
         help="the model for rows that name none (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--submit-mode",
+        choices=[mode.value for mode in SubmitMode],
+        default=SubmitMode.AUTO.value,
+        help="the stack's SubmitMode: which way rows go to Sync (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-min-lines",
+        type=int,
+        default=20,
+        metavar="N",
+        help="the stack's BatchMinLines: fewest rows in a Sync batch (default: %(default)s)",
     )
 
 
@@ -70,6 +85,7 @@ class FileCheck:
     errors: list[dict[str, object]] = field(default_factory=list)
     batches: list[int] = field(default_factory=list)
     file_error: str | None = None
+    route: Route | None = None  # which way the valid rows would go to Sync, and why
 
 
 def check_file(
@@ -80,6 +96,7 @@ def check_file(
     min_lines: int = 20,
     max_lines: int = 500,
     max_bytes: int = FIVE_MB,
+    mode: SubmitMode = SubmitMode.AUTO,
 ) -> FileCheck:
     """Read ``path`` as intake would (``kind`` from its name or text when not given)."""
     check = FileCheck()
@@ -101,21 +118,38 @@ def check_file(
                             "reason": outcome.reason,
                         }
                     )
+        if check.valid == 0:
+            check.file_error = f"No {check.noun} is valid, so nothing would be sent to Sync."
+            return check
+        check.route = choose_route(mode, check.valid, min_lines)
+        if check.route.by_generate:
+            return check  # one POST /v2/generate per row: no batch plan
         plan = plan_chunks(sizes, min_lines=min_lines, max_lines=max_lines, max_bytes=max_bytes)
         check.batches = [len(chunk) for chunk in plan]
     except OSError as error:
         check.file_error = f"Cannot read {path}: {error.strerror or error}."
     except (FileRejected, PlanImpossible) as error:
         check.file_error = error.message
+        if isinstance(error, PlanImpossible) and check.valid < min_lines:
+            check.file_error += (
+                " The stack sends rows in batches only (SubmitMode batch); with SubmitMode auto "
+                "a small file goes as single generations."
+            )
     return check
 
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0 when every row is valid, 1 when some are rejected, 2 when the file is unusable."""
     path: Path = args.file
-    check = check_file(path, IntakeRules(default_model=args.model, presign_s3=_offline_presign))
+    check = check_file(
+        path,
+        IntakeRules(default_model=args.model, presign_s3=_offline_presign),
+        min_lines=args.batch_min_lines,
+        mode=SubmitMode(args.submit_mode),
+    )
     rows, valid, errors, batches = check.rows, check.valid, check.errors, check.batches
     file_error = check.file_error
+    route = check.route
 
     if args.json:
         report = {
@@ -123,16 +157,28 @@ def run(args: argparse.Namespace) -> int:
             "valid": valid,
             "rejected": len(errors),
             "batches": batches,
+            "path": route.path if route else None,
+            "path_reason": route.reason if route else None,
             "errors": errors,
             "file_error": file_error,
         }
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
         _print_text(path, check.noun, rows, valid, errors, batches, file_error)
+        if route is not None and file_error is None:
+            print(_route_line(route, valid, check.noun))
 
     if file_error is not None:
         return 2
     return 1 if errors else 0
+
+
+def _route_line(route: Route, valid: int, noun: str) -> str:
+    if route.by_generate:
+        how = f"as {valid:,} single generation{'s' if valid != 1 else ''} (POST /v2/generate)"
+    else:
+        how = "in Sync batches (POST /v2/batch)"
+    return f"Path: {how}. {route.reason}"
 
 
 def _print_text(

@@ -182,14 +182,14 @@ def test_a_job_in_progress_has_no_results_yet(
 def test_an_unusable_file_is_refused_before_upload(
     system: LocalSystem, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    too_few = campaign(tmp_path, valid=15, bad=3)
+    too_few = campaign(tmp_path, valid=0, bad=3)
 
     code, out, err = syncdrop(capsys, "upload", str(too_few), "--stack", STACK)
 
     assert code == 2
-    assert "campaign.csv: 18 rows, 15 valid, 3 rejected." in out
+    assert "campaign.csv: 3 rows, 0 valid, 3 rejected." in out
     assert err.startswith("syncdrop upload: campaign.csv was not uploaded: ")
-    assert "at least 20" in err
+    assert "No row is valid" in err
     assert err.count("\n") == 1
 
     notes = tmp_path / "campaign.txt"

@@ -23,6 +23,7 @@ from .helpers import API_KEY, SECRET, WebhookReceiver, create_batch, jsonl, line
 
 SWITCHES = {"drop_webhooks", "duplicate_webhooks", "corrupt_webhook_signatures"}
 SWITCHES |= {"expire_result_links", "reorder_webhooks", "invalid_result_files"}
+SWITCHES |= {"generate_lose_first_answer"}
 # Faults that hit every fetch of what they pick: a small share, so most of a run still works.
 PERMANENT = {"invalid_result_file_rate", "media_refused_rate", "media_reset_rate"}
 PERMANENT |= {"media_truncated_rate"}

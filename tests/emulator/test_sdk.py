@@ -111,3 +111,40 @@ def test_sdk_maps_errors(sdk: Sync, emulator: SyncEmulator) -> None:
     wrong = Sync(base_url=emulator.url, api_key="nope")
     with pytest.raises(UnauthorizedError):
         wrong.batch.list()
+
+
+def test_sdk_generations_create_get_and_list(
+    sdk: Sync, emulator: SyncEmulator, receiver: WebhookReceiver
+) -> None:
+    from sync.common.types import Audio, Generation, Video
+
+    emulator.settings.generation_pending_seconds = 1
+    emulator.settings.generation_seconds = 2
+    video = Video(url="https://cdn.example.com/v.mp4")
+    audio = Audio(url="https://cdn.example.com/a.wav")
+    created = sdk.generations.create(
+        model="lipsync-2", input=[video, audio], webhook_url=receiver.url
+    )
+    assert isinstance(created, Generation)
+    assert created.status == "PENDING"
+    assert created.webhook_url == receiver.url
+    assert created.created_at.tzinfo is not None
+    assert emulator.generations()[0].id == created.id
+
+    emulator.advance(3)
+    fetched = sdk.generations.get(created.id)
+    assert fetched.status == "COMPLETED"
+    assert fetched.output_url == f"{emulator.public_url}/media/{created.id}.mp4"
+    assert fetched.output_duration is not None
+    assert receiver.received[0].json()["id"] == created.id
+
+    # The SDK sends a list as repeated parameters (ids=a&ids=b).
+    listed = sdk.generations.list(ids=[created.id, "unknown"])
+    assert [item.id for item in listed] == [created.id]
+    assert [item.id for item in sdk.generations.list(status=["COMPLETED"])] == [created.id]
+    assert sdk.generations.list(status=["PENDING"]) == []
+
+    with pytest.raises(NotFoundError):
+        sdk.generations.get("no-such-generation")
+    with pytest.raises(BadRequestError):
+        sdk.generations.create(model="lipsync-2", input=[audio])

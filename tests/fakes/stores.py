@@ -11,12 +11,18 @@ from typing import Any, BinaryIO
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from syncdrop.errors import StorageError, SyncOutcomeUnknown, UploadMissing, UploadRefused
-from syncdrop.jobs import Chunk, ChunkStatus, Job, JobStatus, UploadRef
+from syncdrop.errors import (
+    StorageError,
+    SyncNotFound,
+    SyncOutcomeUnknown,
+    UploadMissing,
+    UploadRefused,
+)
+from syncdrop.jobs import Chunk, ChunkKind, ChunkStatus, Job, JobStatus, UploadRef
 from syncdrop.messages import ResultsMessage
 from syncdrop.ports import Claim
 from syncdrop.report import Email
-from syncdrop.sync_models import Batch, BatchStatus, Validated
+from syncdrop.sync_models import Batch, BatchStatus, Generation, GenerationStatus, Validated
 
 
 def _copy_job(job: Job) -> Job:
@@ -39,6 +45,9 @@ class FakeJobStore:
     jobs: dict[str, Job] = field(default_factory=dict)
     chunks: dict[tuple[str, int], Chunk] = field(default_factory=dict)
     holders: set[str] = field(default_factory=set)
+    generation_holders: set[str] = field(default_factory=set)
+    next_turn: float = 0.0  # the request pace of POST /v2/generate
+    refusal: tuple[str, datetime] | None = None  # Sync's last 402 for batches
     claims: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     fan_out_claims: dict[tuple[str, int], tuple[str, datetime]] = field(default_factory=dict)
     rewrite_claims: dict[str, tuple[str, datetime]] = field(default_factory=dict)
@@ -64,16 +73,66 @@ class FakeJobStore:
             list(job.columns),
             list(job.plan),
         )
+        stored.route, stored.route_note = job.route, job.route_note
+        if stored.chunks_closed is None:
+            stored.chunks_closed = 0
         return True
 
     def put_chunk(self, chunk: Chunk) -> None:
         self.chunks.setdefault((chunk.job_id, chunk.number), replace(chunk))
 
+    def put_generation_chunks(self, chunks: list[Chunk]) -> None:
+        for chunk in chunks:
+            self.put_chunk(chunk)
+
+    def replace_with_generations(
+        self, chunk: Chunk, generations: list[Chunk], note: str, *, now: datetime, message: str
+    ) -> bool:
+        self.put_generation_chunks(generations)
+        stored = self.chunks.get((chunk.job_id, chunk.number))
+        job = self.jobs.get(chunk.job_id)
+        allowed = (ChunkStatus.QUEUED, ChunkStatus.SUBMITTING)
+        if stored is None or job is None or stored.status not in allowed:
+            return False
+        stored.status, stored.updated_at = ChunkStatus.REPLACED, now
+        stored.results_written = stored.copies_enqueued = stored.copies_done = True
+        self._holders(chunk).discard(chunk.holder)
+        job.chunk_count += len(generations)
+        job.chunks_closed = (job.chunks_closed or 0) + 1
+        job.route, job.route_note, job.message = "generate", note, message
+        return True
+
+    def _holders(self, chunk: Chunk) -> set[str]:
+        if chunk.kind is ChunkKind.GENERATION:
+            return self.generation_holders
+        return self.holders
+
+    def open_generation_holders(self) -> set[str]:
+        return set(self.generation_holders)
+
+    def take_generate_turn(self, *, now: datetime, interval: float) -> float:
+        at = now.timestamp()
+        if self.next_turn > at:
+            return self.next_turn - at
+        self.next_turn = at + interval
+        return 0.0
+
+    def record_batch_refusal(self, reason: str, *, now: datetime) -> None:
+        self.refusal = (reason, now)
+
+    def batch_refusal(self, *, now: datetime) -> str | None:
+        return self.refusal[0] if self.refusal else None
+
     def job_chunks(self, job_id: str) -> list[Chunk]:
         return [replace(c) for k, c in sorted(self.chunks.items()) if k[0] == job_id]
 
     def open_chunks(
-        self, status: ChunkStatus, *, before: datetime | None = None, limit: int = 100
+        self,
+        status: ChunkStatus,
+        *,
+        before: datetime | None = None,
+        limit: int = 100,
+        kind: ChunkKind = ChunkKind.BATCH,
     ) -> list[Chunk]:
         if not status.is_open:  # terminal chunks leave the OpenChunks index
             return []
@@ -81,7 +140,7 @@ class FakeJobStore:
         def since(c: Chunk) -> datetime | None:
             return self.touched.get((c.job_id, c.number), c.updated_at)
 
-        found = [c for c in self.chunks.values() if c.status is status]
+        found = [c for c in self.chunks.values() if c.status is status and c.kind is kind]
         found.sort(key=lambda c: (since(c) or datetime.min, c.job_id, c.number))
         if before is not None:
             found = [c for c in found if (at := since(c)) is not None and at < before]
@@ -102,9 +161,10 @@ class FakeJobStore:
         stored = self.chunks.get((chunk.job_id, chunk.number))
         if stored is None or stored.status is not ChunkStatus.QUEUED:
             return Claim.NOT_QUEUED
-        if len(self.holders) >= limit or chunk.holder in self.holders:
+        holders = self._holders(stored)
+        if len(holders) >= limit or chunk.holder in holders:
             return Claim.NO_CAPACITY
-        self.holders.add(chunk.holder)
+        holders.add(chunk.holder)
         self._move(chunk, ChunkStatus.SUBMITTING, (ChunkStatus.QUEUED,), now)
         self.chunks[(chunk.job_id, chunk.number)].attempts += 1
         return Claim.CLAIMED
@@ -119,7 +179,7 @@ class FakeJobStore:
     def release_to_queue(self, chunk: Chunk, reason: str, *, now: datetime) -> bool:
         moved = self._move(chunk, ChunkStatus.QUEUED, (ChunkStatus.SUBMITTING,), now)
         if moved:
-            self.holders.discard(chunk.holder)
+            self._holders(chunk).discard(chunk.holder)
         return moved
 
     def fail_chunk(self, chunk: Chunk, reason: str, *, now: datetime) -> bool:
@@ -127,7 +187,7 @@ class FakeJobStore:
         moved = self._move(chunk, ChunkStatus.FAILED, allowed, now)
         if moved:
             self.chunks[(chunk.job_id, chunk.number)].error = reason[:2000]
-            self.holders.discard(chunk.holder)
+            self._holders(chunk).discard(chunk.holder)
         return moved
 
     def open_batch_holders(self) -> set[str]:
@@ -175,6 +235,8 @@ class FakeJobStore:
         key = (chunk.job_id, chunk.number)
         if key not in self.chunks or self.chunks[key].results_written:
             return False
+        if chunk.job_id not in self.jobs:  # the close is counted on the job, as in DynamoDB
+            return False
         if token is not None and self.fan_out_claims.get(key, ("", now))[0] != token:
             return False
         moved = self._move(chunk, to, (ChunkStatus.SUBMITTED, ChunkStatus.FAILED), now)
@@ -185,7 +247,10 @@ class FakeJobStore:
             stored.copies_done = copies == 0
             if row_keys is not None:
                 stored.first_row_key, stored.last_row_key = row_keys
-            self.holders.discard(chunk.holder)
+            self._holders(chunk).discard(chunk.holder)
+            job = self.jobs.get(chunk.job_id)
+            if job is not None and job.chunks_closed is not None:
+                job.chunks_closed += 1
         return moved
 
     def mark_copies_enqueued(self, chunk: Chunk) -> None:
@@ -390,6 +455,38 @@ class FakeSync:
         created_before: datetime | None = None,
     ) -> list[Batch]:
         return list(self.batches.values())
+
+    # Single generations: one per Idempotency-Key, as Sync keeps them.
+    generations: dict[str, Generation] = field(default_factory=dict)
+    by_key: dict[str, str] = field(default_factory=dict)
+    generate_posts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    generate_errors: list[Exception] = field(default_factory=list)
+
+    def create_generation(self, payload: Any, *, idempotency_key: str) -> Generation:
+        self.generate_posts.append((idempotency_key, dict(payload)))
+        if self.generate_errors:
+            error = self.generate_errors.pop(0)
+            if isinstance(error, SyncOutcomeUnknown):
+                self._generation_for(idempotency_key)  # it did exist after all
+            raise error
+        return self._generation_for(idempotency_key)
+
+    def _generation_for(self, key: str) -> Generation:
+        if key not in self.by_key:
+            generation_id = f"gen_{len(self.by_key) + 1:04d}"
+            self.by_key[key] = generation_id
+            self.generations[generation_id] = Generation(
+                id=generation_id, status=GenerationStatus.PENDING
+            )
+        return self.generations[self.by_key[key]]
+
+    def get_generation(self, generation_id: str) -> Generation:
+        if generation_id not in self.generations:
+            raise SyncNotFound("no such generation", status=404)
+        return self.generations[generation_id]
+
+    def list_generations(self, ids: Any) -> list[Generation]:
+        return [self.generations[i] for i in ids if i in self.generations]
 
 
 @dataclass

@@ -49,6 +49,7 @@ EXPECTED = {
         ("s3:ListBucket", "UploadsBucket"),
         ("s3:GetObject s3:PutObject", "UploadsBucket/work/*"),
         ("s3:GetObject", "UploadsBucket/media/*"),
+        ("s3:GetObjectVersion", "UploadsBucket/media/*"),
     ),
     "ReceiveWebhookFunction": grants(
         ("dynamodb:GetItem dynamodb:UpdateItem", "JobTable"),
@@ -65,6 +66,7 @@ EXPECTED = {
         ("sns:Publish", "NotificationTopic"),
         ("s3:GetObject", "UploadsBucket/work/*"),
         ("s3:GetObject", "UploadsBucket/media/*"),
+        ("s3:GetObjectVersion", "UploadsBucket/media/*"),
         ("s3:PutObject s3:AbortMultipartUpload", "UploadsBucket/results/*"),
         ("s3:GetObject s3:GetObjectVersion", "UploadsBucket/results/*"),
     ),
@@ -82,6 +84,7 @@ EXPECTED = {
         ("sqs:SendMessage", "ResultsQueue"),
         ("s3:GetObject", "UploadsBucket/work/*"),
         ("s3:GetObject", "UploadsBucket/media/*"),
+        ("s3:GetObjectVersion", "UploadsBucket/media/*"),
     ),
 }
 

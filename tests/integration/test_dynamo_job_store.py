@@ -181,6 +181,7 @@ def test_a_write_to_an_item_a_transaction_holds_is_retried(store, moto_world):
 
 def test_close_chunk_releases_capacity_once_and_marks_results_written(store):
     c = chunk("job-1", 1)
+    store.create_job(job())
     store.put_chunk(c)
     store.claim_for_submission(c, limit=1, now=T0)
     store.mark_submitted(c, "batch_1", now=T0)
@@ -234,6 +235,7 @@ def test_one_report_claim_at_a_time_until_it_goes_stale(store):
 
 def test_a_refused_chunk_is_closed_once(store):
     c = chunk("job-1", 1)
+    store.create_job(job())
     store.put_chunk(c)
     store.fail_chunk(c, "Sync refused the batch", now=T0)
     assert store.close_chunk(c, ChunkStatus.FAILED, completed=0, failed=20, now=T0) is True

@@ -49,6 +49,7 @@ def ledger(moto_stack) -> DynamoCopyLedger:
 
 
 def submitted(store: DynamoJobStore, job_id: str = "job-1", n: int = 1):
+    store.create_job(job(job_id))  # closing a chunk counts it on its job
     store.put_chunk(chunk(job_id, n))
     c = store.get_chunk(job_id, n)
     assert c is not None

@@ -65,6 +65,7 @@ def a_chunk(job_id: str, n: int, when: datetime = T0, rows: int = 20) -> Chunk:
 
 
 def submitted(jobs: JobStore, chunk: Chunk, batch_id: str, when: datetime) -> None:
+    jobs.create_job(a_job(chunk.job_id))  # closing a chunk counts it on its job
     jobs.put_chunk(chunk)
     assert jobs.claim_for_submission(chunk, limit=10, now=when) is Claim.CLAIMED
     assert jobs.mark_submitted(chunk, batch_id, now=when) is True
@@ -316,6 +317,7 @@ def test_close_chunk_ends_it_once_and_frees_its_slot(jobs):
 
 def test_close_chunk_only_from_submitted_or_failed(jobs):
     c = a_chunk("job-1", 1)
+    jobs.create_job(a_job())
     jobs.put_chunk(c)
     assert jobs.close_chunk(c, ChunkStatus.COMPLETED, completed=20, failed=0, now=T0) is False
     jobs.claim_for_submission(c, limit=1, now=T0)

@@ -162,7 +162,12 @@ def test_excel_semicolon_bom_crlf_is_read(harness_factory):
     ("body", "expected"),
     [
         (b"request_id,audio_url\nr1,https://a.example/a.wav\n", "video_url"),
-        (to_csv(campaign_rows(5)), "at least 20"),
+        (
+            to_csv(
+                [[f"r{n}", "http://v.example/v.mp4", "https://a.example/a.wav", ""] for n in (1, 2)]
+            ),
+            "None of the file's 2 rows is valid",
+        ),
         (b"\x00\x01\x02binary\xff\xfe", "text"),
         (b"", "empty"),
     ],
@@ -212,17 +217,19 @@ def test_a_garbage_message_is_reported_as_a_failure_for_the_dlq(harness_factory)
         h.invoke(event)
 
 
-def test_s3_media_links_reach_sync_presigned(harness_factory):
+def test_s3_media_reaches_sync_as_an_asset_uploaded_once(harness_factory):
     h = harness_factory()
-    rows = campaign_rows(21)
-    rows[0][1] = f"s3://{h.bucket}/media/clip one.mp4"
+    h.put("media/clip one.mp4", b"\0\0\0\x18ftypmp42 clip")
+    rows = campaign_rows(22)
+    rows[0][1] = rows[3][1] = f"s3://{h.bucket}/media/clip one.mp4"
     rows[1][1] = "s3://another-bucket/media/clip.mp4"
     h.invoke(h.put("incoming/s3.csv", to_csv(rows)))
     (batch,) = h.emulator.batches
-    url = batch.lines[0]["payload"]["input"][0]["url"]
-    assert url.startswith("https://")
-    assert "X-Amz-Signature=" in url
-    assert "clip%20one.mp4" in url
+    (asset,) = h.emulator.assets()
+    assert asset.name == "clip one.mp4"
+    assert batch.lines[0]["payload"]["input"][0] == {"type": "video", "assetId": asset.id}
+    assert batch.lines[2]["payload"]["input"][0] == {"type": "video", "assetId": asset.id}
+    assert h.emulator.asset_counts().puts == 1
     (rejected,) = h.results()
     assert rejected["row_number"] == 3
     assert "media/" in rejected["error_message"]

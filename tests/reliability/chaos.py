@@ -52,6 +52,14 @@ class ChaosFigures:
     emails: int = 0
     max_open_batches: int = 0
     batches_created: int = 0
+    # Single generations: small files, files on a plan without batches, every row's key.
+    generation_concurrency: int = 0
+    generations_created: int = 0
+    generate_posts: int = 0  # POST /v2/generate received, answered or not
+    idempotency_keys: int = 0
+    max_open_generations: int = 0
+    assets_uploaded: int = 0  # media objects uploaded to Sync (each once)
+    media_rows: int = 0  # rows whose video is an s3:// media object
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -69,17 +77,26 @@ def run_chaos(
     batch_max_lines: int = 500,
     copy_outputs: bool = False,
     knobs: dict[str, Any] | None = None,
+    small_files: int = 0,
+    media_every: int = 0,
+    plan: str = "scale",
+    generation_concurrency: int = 3,
 ) -> tuple[ChaosFigures, InvariantReport]:
     """``copy_outputs``: the videos are copied too, so the output-video faults (refused, reset,
     truncated) are met; a copy costs ~7 requests to moto, so those runs are kept smaller.
-    ``knobs``: fault knobs set on top of the ``everything`` preset."""
+    ``knobs``: fault knobs set on top of the ``everything`` preset. ``small_files`` more files
+    of 7 rows go as single generations; every ``media_every``-th row's video is one of three
+    s3:// media objects (uploaded to Sync as assets); ``plan`` below scale refuses batches."""
     system: LocalSystem = local_system(
         batch_concurrency=batch_concurrency,
         environment=FAST_BACKSTOP,
         parameters={
             "BatchMaxLines": str(batch_max_lines),
             "CopyOutputs": "true" if copy_outputs else "false",
+            "GenerationConcurrency": str(generation_concurrency),
+            "GenerateRequestsPerMinute": "6000",  # a turn every ~0.06 s: no minute-long waits
         },
+        plan=plan,
         faults=FaultPlan.everything(seed=seed, intensity=intensity).configure(**(knobs or {})),
         # DynamoDB's own answers under load: botocore retries the throttles, syncdrop's adapter
         # the throttles that outlive them and the transaction conflicts.
@@ -113,21 +130,32 @@ def run_chaos(
     crash_points.arm(crash_points.INTAKE_AFTER_JOB_RECORDED, after=1)
     if copy_outputs:
         crash_points.arm(crash_points.COPY_AFTER_RECORDED, after=3)
-    figures = ChaosFigures(files=files, rows=0, batch_concurrency=batch_concurrency, seed=seed)
+    figures = ChaosFigures(
+        files=files + small_files,
+        rows=0,
+        batch_concurrency=batch_concurrency,
+        seed=seed,
+        generation_concurrency=generation_concurrency,
+    )
     uploads: dict[str, bytes] = {}
     per_file = rows // files
+    media = _put_media(system) if media_every else []
     started = time.monotonic()
-    for n in range(files):
+    sizes = [per_file] * files + [SMALL_FILE_ROWS] * small_files
+    for n, size in enumerate(sizes):
         first = n * 100_000 + 1
-        data = campaign_rows(per_file, start=first, fail=set(range(first, first + per_file, 97)))
+        data = campaign_rows(size, start=first, fail=set(range(first, first + size, 97)))
         data[1][1] = "http://not-https.example/v.mp4"  # one rejected row per file
+        for i in range(2, size, media_every) if media_every else ():
+            data[i][1] = media[i % len(media)]
+            figures.media_rows += 1
         key = f"incoming/soak/file-{n:02d}.csv"
         uploads[key] = to_csv(data)
         system.drop(key, uploads[key])
-        figures.rows += per_file
+        figures.rows += size
     try:
         with captured_logs(watch=(API_KEY, WEBHOOK_SECRET)) as logs:
-            run_to_the_end(system, files=files, timeout=timeout, schedule_every=1.0)
+            run_to_the_end(system, files=files + small_files, timeout=timeout, schedule_every=1.0)
     finally:
         figures.wall_seconds = round(time.monotonic() - started, 1)
         figures.crashes = list(crash_points.fired)
@@ -157,4 +185,29 @@ def run_chaos(
     figures.emails = report.emails
     figures.max_open_batches = report.max_open_batches
     figures.batches_created = len(system.emulator.batches)
+    generated = system.emulator.generate_counts()
+    figures.generations_created = generated.created
+    figures.generate_posts = generated.received
+    figures.idempotency_keys = generated.distinct_idempotency_keys
+    figures.max_open_generations = report.max_open_generations
+    figures.assets_uploaded = len(system.emulator.assets())
     return figures, report
+
+
+# A file this small goes as single generations (BatchMinLines is 20).
+SMALL_FILE_ROWS = 7
+MEDIA_OBJECTS = 3
+
+
+def _put_media(system: LocalSystem) -> list[str]:
+    """Three base videos in the bucket's media/ folder, shared by many rows."""
+    uris = []
+    for n in range(MEDIA_OBJECTS):
+        key = f"media/base-{n}.mp4"
+        system.drop(key, MEDIA_BYTES + bytes([n]) * 64)
+        uris.append(f"s3://{system.bucket}/{key}")
+    return uris
+
+
+# Enough of an MP4's start for a media object (Sync's emulator does not decode it).
+MEDIA_BYTES = bytes.fromhex("000000186674797069736f6d0000020069736f6d69736f32")

@@ -37,6 +37,34 @@ def test_every_fault_at_once_small(local_system):
     }
 
 
+def test_every_fault_at_once_single_generations_and_assets(local_system):
+    # A plan without batches (402): the two big files' batches become single generations;
+    # the small files go that way from the start; a row in five uses one of three s3:// videos.
+    figures, report = run_chaos(
+        local_system,
+        files=2,
+        rows=60,
+        batch_concurrency=2,
+        seed=13,
+        timeout=150,
+        small_files=2,
+        media_every=5,
+        plan="creator",
+        generation_concurrency=3,
+    )
+    report.assert_holds()
+    assert figures.rows_lost == figures.duplicate_submissions == figures.duplicate_emails == 0
+    assert figures.iam_denials == 0
+    assert figures.emails == 4
+    assert figures.batches_created == 0
+    assert figures.max_open_generations <= 3
+    # Every valid row made one generation, whatever was asked twice.
+    valid = figures.rows - figures.rows_by_status.get("REJECTED", 0)
+    assert figures.generations_created == figures.idempotency_keys == valid
+    assert figures.generate_posts > figures.generations_created  # faults made it ask again
+    assert figures.assets_uploaded == 3
+
+
 MEDIA_FAULTS = ("media_refused", "media_reset", "media_truncated")
 
 
@@ -73,6 +101,9 @@ def test_soak_25000_rows_20_files_every_fault(local_system):
         batch_concurrency=3,
         seed=int(os.environ.get("SOAK_SEED", "7")),
         timeout=float(os.environ.get("SOAK_TIMEOUT", "1800")),
+        # Batches and single generations side by side: small files beside the big ones.
+        small_files=int(os.environ.get("SOAK_SMALL_FILES", "10")),
+        media_every=50,
     )
     out = Path(os.environ.get("SOAK_REPORT", "soak-report.json"))
     out.write_text(figures.to_json() + "\n")
@@ -80,6 +111,34 @@ def test_soak_25000_rows_20_files_every_fault(local_system):
     report.assert_holds()
     assert figures.rows_lost == figures.duplicate_submissions == figures.duplicate_emails == 0
     assert figures.iam_denials == 0
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(2400)
+def test_soak_single_generations_and_assets_every_fault(local_system):
+    # Sync's Growth plan (no batches, 6 generations at once): big files switch to single
+    # generations at the 402, small files go that way at once, media rows share 3 videos.
+    figures, report = run_chaos(
+        local_system,
+        files=int(os.environ.get("SOAK_GENERATE_FILES", "6")),
+        rows=int(os.environ.get("SOAK_GENERATE_ROWS", "1200")),
+        batch_concurrency=3,
+        seed=int(os.environ.get("SOAK_SEED", "7")),
+        timeout=float(os.environ.get("SOAK_TIMEOUT", "1800")),
+        small_files=int(os.environ.get("SOAK_SMALL_FILES", "10")),
+        media_every=10,
+        plan="growth",
+        generation_concurrency=6,
+    )
+    out = Path(os.environ.get("SOAK_GENERATE_REPORT", "soak-generate-report.json"))
+    out.write_text(figures.to_json() + "\n")
+    print("\nsoak figures (single generations):\n" + figures.to_json())
+    report.assert_holds()
+    assert figures.rows_lost == figures.duplicate_submissions == figures.duplicate_emails == 0
+    assert figures.iam_denials == 0
+    assert figures.emails == figures.files
+    assert figures.max_open_generations <= 6
+    assert figures.assets_uploaded == 3
 
 
 @pytest.mark.soak

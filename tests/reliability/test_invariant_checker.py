@@ -14,6 +14,7 @@ from tests.support.invariants import (
     Delivery,
     RunState,
     SyncBatch,
+    SyncGeneration,
     captured_logs,
     check_invariants,
     check_state,
@@ -61,6 +62,9 @@ def sound_state() -> RunState:
             Delivery("b1", body, signed(body, "whsec_wrong"), 401),
             Delivery("b1", body, None, 401),
         ],
+        generations=[],
+        max_open_generations=0,
+        generation_concurrency=3,
         email_job_ids=["j1"],
         max_open_batches=1,
         batch_concurrency=2,
@@ -69,6 +73,58 @@ def sound_state() -> RunState:
         secrets=(API_KEY, SECRET),
         logs='{"message": "results message handled", "job_id": "j1"}',
     )
+
+
+def with_generations(state: RunState) -> RunState:
+    """The same file's rows 2 and 4 as single generations (chunks 1 and 2), no batch."""
+    state.chunks = [
+        {"job_id": "j1", "number": n, "status": "COMPLETED", "results_written": True}
+        for n in (1, 2)
+    ]
+    state.batches = []
+    state.generations = [
+        SyncGeneration(f"g{n}", HOOK.format(job="j1", chunk=n), f"syncdrop-j1-{n:06d}")
+        for n in (1, 2)
+    ]
+    state.max_open_generations = 2
+    return state
+
+
+def test_single_generations_pass_once_each() -> None:
+    assert check_state(with_generations(sound_state())).problems == []
+
+
+def test_a_row_made_twice_as_a_generation_is_caught() -> None:
+    state = with_generations(sound_state())
+    state.generations.append(SyncGeneration("g9", HOOK.format(job="j1", chunk=2), "other-key"))
+    report = check_state(state)
+    assert report.duplicate_submissions == 1
+    assert any("created twice" in p for p in report.problems)
+
+
+def test_a_generation_without_a_key_and_a_reused_key_are_caught() -> None:
+    state = with_generations(sound_state())
+    state.generations[0] = SyncGeneration("g1", HOOK.format(job="j1", chunk=1), None)
+    state.generations.append(SyncGeneration("g3", HOOK.format(job="j1", chunk=3), "k"))
+    state.generations.append(SyncGeneration("g4", HOOK.format(job="j1", chunk=4), "k"))
+    problems = check_state(state).problems
+    assert any("without an Idempotency-Key" in p for p in problems)
+    assert any("more than one generation" in p for p in problems)
+
+
+def test_a_replaced_chunk_also_sent_as_a_batch_is_caught() -> None:
+    state = with_generations(sound_state())
+    state.chunks.append(
+        {"job_id": "j1", "number": 7, "status": "REPLACED", "results_written": True}
+    )
+    state.batches = [SyncBatch("b7", HOOK.format(job="j1", chunk=7))]
+    assert any("sent both ways" in p for p in check_state(state).problems)
+
+
+def test_more_generations_open_than_allowed_is_caught() -> None:
+    state = with_generations(sound_state())
+    state.max_open_generations = 4
+    assert any("4 generations open at once" in p for p in check_state(state).problems)
 
 
 def test_a_sound_run_passes() -> None:

@@ -23,7 +23,8 @@ from tests.support.local_system import LocalSystem
 
 TERMINAL_ROW = {"COMPLETED", "FAILED", "REJECTED", "TIMED_OUT"}
 FINAL_JOB = {"COMPLETED", "FAILED", "VALIDATED"}
-FINAL_CHUNK = {"COMPLETED", "FAILED"}
+# REPLACED: a batch chunk Sync refused for the plan (402), its rows gone on as generations.
+FINAL_CHUNK = {"COMPLETED", "FAILED", "REPLACED"}
 
 
 @dataclass
@@ -36,6 +37,7 @@ class InvariantReport:
     emails: int = 0
     duplicate_emails: int = 0
     max_open_batches: int = 0
+    max_open_generations: int = 0
     unsigned_webhooks_refused: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -50,6 +52,15 @@ class SyncBatch:
     id: str
     webhook_url: str | None
     generation_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class SyncGeneration:
+    """A single generation as the emulator recorded it: its key and who it belongs to."""
+
+    id: str
+    webhook_url: str | None
+    idempotency_key: str | None
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,9 @@ class RunState:
     rows: dict[str, list[dict[str, Any]]]  # results items that are rows, by job id
     batches: list[SyncBatch]
     deliveries: list[Delivery]
+    generations: list[SyncGeneration]
+    max_open_generations: int
+    generation_concurrency: int
     email_job_ids: list[str | None]
     max_open_batches: int
     batch_concurrency: int
@@ -133,6 +147,9 @@ def gather(
             if isinstance(line.get("response"), dict)
         }
         batches.append(SyncBatch(batch.id, batch.webhook_url, frozenset(generations)))
+    generations = [
+        SyncGeneration(g.id, g.webhook_url, g.idempotency_key) for g in emulator.generations()
+    ]
     deliveries = [
         Delivery(
             batch_id=d.batch_id,
@@ -163,6 +180,9 @@ def gather(
         rows=rows,
         batches=batches,
         deliveries=deliveries,
+        generations=generations,
+        max_open_generations=emulator.max_generations_open(),
+        generation_concurrency=int(stack.resolver.ref("GenerationConcurrency")),
         email_job_ids=[e.attributes.get("job_id") for e in system.runtime.collect_emails()],
         max_open_batches=emulator.max_concurrent_open,
         batch_concurrency=batch_concurrency,
@@ -248,17 +268,30 @@ def check_rows(state: RunState, report: InvariantReport) -> None:
             report.problems.append(f"chunk {chunk['job_id']}#{chunk['number']} {chunk['status']}")
 
 
-# 2. A row reaches Sync at most once: every batch names its chunk, and no chunk twice.
+# 2. A row reaches Sync at most once: every batch and generation names its chunk, no chunk
+# twice (a generation's chunk is its one row), no key twice, and a batch chunk whose rows went
+# on as generations was never created as a batch.
 def check_submissions(state: RunState, report: InvariantReport) -> None:
     owners: Counter[tuple[str, str]] = Counter()
-    for batch in state.batches:
-        named = owner(batch.webhook_url)
+    made = [("batch", b.id, b.webhook_url) for b in state.batches]
+    made += [("generation", g.id, g.webhook_url) for g in state.generations]
+    for kind, sync_id, webhook_url in made:
+        named = owner(webhook_url)
         if named is None:
-            report.problems.append(f"batch {batch.id} at Sync names no job and chunk")
+            report.problems.append(f"{kind} {sync_id} at Sync names no job and chunk")
             continue
         if named[0] not in state.jobs:
-            report.problems.append(f"batch {batch.id} at Sync belongs to no job: {named}")
+            report.problems.append(f"{kind} {sync_id} at Sync belongs to no job: {named}")
         owners[named] += 1
+    keys = Counter(g.idempotency_key for g in state.generations)
+    if None in keys:
+        report.problems.append(f"{keys[None]} generations created without an Idempotency-Key")
+    reused = [k for k, c in keys.items() if k is not None and c > 1]
+    if reused:
+        report.problems.append(f"keys with more than one generation: {reused[:5]}")
+    for chunk in state.chunks:
+        if chunk["status"] == "REPLACED" and owners[(chunk["job_id"], str(chunk["number"]))]:
+            report.problems.append(f"chunk {chunk['job_id']}#{chunk['number']} sent both ways")
     twice = [o for o, c in owners.items() if c > 1]
     report.duplicate_submissions = sum(owners[o] - 1 for o in twice)
     if twice:
@@ -278,13 +311,20 @@ def check_emails(state: RunState, report: InvariantReport) -> None:
         report.problems.append(f"emails for no job: {strays[:5]}")
 
 
-# 4. Never more open batches than the configured batch concurrency.
+# 4. Never more open batches (single generations) than BatchConcurrency
+# (GenerationConcurrency).
 def check_open_batches(state: RunState, report: InvariantReport) -> None:
     report.max_open_batches = state.max_open_batches
+    report.max_open_generations = state.max_open_generations
     if state.max_open_batches > state.batch_concurrency:
         report.problems.append(
             f"{state.max_open_batches} batches open at once; BatchConcurrency is "
             f"{state.batch_concurrency}"
+        )
+    if state.max_open_generations > state.generation_concurrency:
+        report.problems.append(
+            f"{state.max_open_generations} generations open at once; GenerationConcurrency "
+            f"is {state.generation_concurrency}"
         )
 
 
@@ -303,12 +343,17 @@ def check_webhooks_and_secrets(state: RunState, report: InvariantReport) -> None
                 f"a webhook for {delivery.batch_id} without a valid signature got "
                 f"{delivery.status_code}"
             )
-    by_id = {batch.id: batch for batch in state.batches}
+    # What a chunk may hold: its batch's id, or its single generation's.
+    by_id: dict[str, SyncBatch | SyncGeneration] = {batch.id: batch for batch in state.batches}
+    by_id.update({generation.id: generation for generation in state.generations})
     generation_owner: dict[str, str] = {}
     for batch in state.batches:
         named = owner(batch.webhook_url)
         for generation in batch.generation_ids:
             generation_owner[generation] = named[0] if named else ""
+    for single in state.generations:
+        named = owner(single.webhook_url)
+        generation_owner[single.id] = named[0] if named else ""
     for chunk in state.chunks:
         batch_id = chunk.get("batch_id")
         if not batch_id:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from syncdrop.domain.intake import IntakeLimits, accept_upload, compact_columns
 from syncdrop.domain.services import Services
 from syncdrop.intake import IntakeRules
-from syncdrop.jobs import ChunkStatus, JobStatus, UploadRef
+from syncdrop.jobs import ChunkStatus, JobStatus, SubmitMode, UploadRef
 from tests.fakes.stores import FakeJobStore, FakeObjectStore, FakeResultStore, FakeSync
 from tests.support.csv_files import campaign_rows, to_csv
 
@@ -97,15 +98,16 @@ def test_a_deleted_upload_fails_the_job_instead_of_retrying_forever():
     assert "Upload it again" in outcome.job.message
 
 
-def test_too_few_valid_rows_names_the_minimum():
+def test_too_few_valid_rows_for_batches_only_names_the_minimum_and_the_way_out():
     rows = campaign_rows(22)
     for row in rows[:5]:
         row[1] = "not a url"
     services, upload = services_with(to_csv(rows))
-    outcome = accept_upload(services, upload, LIMITS)
+    outcome = accept_upload(services, upload, replace(LIMITS, mode=SubmitMode.BATCH))
     assert outcome.job.status is JobStatus.FAILED
-    assert "Only 17 of 22 rows are valid" in outcome.job.message
-    assert "20" in outcome.job.message
+    assert "Only 17 rows of 22 are valid" in outcome.job.message
+    assert "at least 20" in outcome.job.message
+    assert "SubmitMode auto" in outcome.job.message
 
 
 def test_dry_run_asks_sync_and_records_the_verdict_without_chunks():

@@ -16,7 +16,7 @@ from syncdrop.errors import (
     SyncOutcomeUnknown,
     SyncRejected,
 )
-from syncdrop.jobs import Chunk, ChunkStatus, chunk_keys
+from syncdrop.jobs import Chunk, ChunkStatus, SubmitMode, chunk_keys
 from syncdrop.messages import ResultsMessage
 from syncdrop.webhook_url import webhook_url_for
 from tests.fakes.stores import (
@@ -123,10 +123,12 @@ def test_refused_batch_fails_the_chunk_with_syncs_reason():
     assert services.queue() == FakeResultsQueue([ResultsMessage.for_chunk("job-a", 1, None)])
 
 
-def test_402_stops_submitting_other_chunks():
+def test_402_stops_submitting_other_chunks_in_batch_mode():
     services, jobs, sync = make_services(3)
     sync.next_errors.append(SyncRejected("no batch access", status=402))
-    report = submit_ready_chunks(services, batch_concurrency=3, webhook_base="", job_id="job-a")
+    report = submit_ready_chunks(
+        services, batch_concurrency=3, webhook_base="", job_id="job-a", mode=SubmitMode.BATCH
+    )
     assert statuses(jobs) == ["FAILED", "QUEUED", "QUEUED"]
     assert report.stopped_by == "account"
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from syncdrop.jobs import SubmitMode
+
+if TYPE_CHECKING:  # the domain imports config's neighbours, not the other way at import time
+    from syncdrop.domain.generation_submit import GenerationLimits
 
 
 class SettingsError(RuntimeError):
@@ -61,8 +66,22 @@ class Settings(BaseModel):
     sync_api_base_url: Annotated[str, AfterValidator(checked_base_url)]
     sync_api_key_secret_arn: str = Field(min_length=1)
     batch_concurrency: int = Field(ge=1, le=1000)
+    # Single generations open at once (Sync's per-plan limit: Hobbyist 1, Creator 3, Growth 6,
+    # Scale 15) and POST /v2/generate per minute (Sync documents 60 or 100: the lower).
+    generation_concurrency: int = Field(default=3, ge=1, le=1000)
+    generate_requests_per_minute: int = Field(default=60, ge=1, le=6000)
+    # auto, batch or generate (the SubmitMode parameter)
+    submit_mode: SubmitMode = SubmitMode.AUTO
     # Sync's webhook posts here; empty means "no webhook" and the reconciler carries completion.
     webhook_url: str = ""
+
+    @property
+    def generation_limits(self) -> GenerationLimits:
+        from syncdrop.domain.generation_submit import GenerationLimits
+
+        return GenerationLimits(
+            concurrency=self.generation_concurrency, per_minute=self.generate_requests_per_minute
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:

@@ -54,7 +54,12 @@ class SyncOutcomeUnknown(SyncdropError):
 
     Never retried blindly: the chunk stays SUBMITTING and the reconciler finds the batch
     by the job/chunk echoed in its webhookUrl, or puts the chunk back in the queue.
+    ``generation_id`` is the generation Sync named in an unknown outcome, when it named one.
     """
+
+    def __init__(self, message: str, *, generation_id: str | None = None) -> None:
+        super().__init__(message)
+        self.generation_id = generation_id
 
 
 class SyncNotSent(TransientError):
@@ -69,3 +74,21 @@ class UploadRefused(UploadMissing):
     """S3 answered 403 AccessDenied for the upload: to a role without s3:ListBucket that is how
     a missing key or version looks; otherwise the object is one syncdrop may not read (say, an
     SSE-KMS key it cannot use). Retrying cannot help either way."""
+
+
+class MediaNotReady(TransientError):
+    """A media file is not a Sync asset yet: another worker is uploading it, or an upload
+    step failed in a way a later try can get past. Leave the work queued."""
+
+
+class MediaRefused(SyncdropError):
+    """A media file cannot become a Sync asset: ``reason`` says why, for the person.
+
+    ``refused`` holds every refused file of the same call (``uri`` is the first of them).
+    """
+
+    def __init__(self, uri: str, reason: str, refused: dict[str, str] | None = None) -> None:
+        super().__init__(f"{uri}: {reason}")
+        self.uri = uri
+        self.reason = reason
+        self.refused = refused if refused is not None else {uri: reason}

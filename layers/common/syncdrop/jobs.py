@@ -16,12 +16,29 @@ class JobStatus(StrEnum):
     VALIDATED = "VALIDATED"  # a dry run finished; ``message`` holds the verdict
 
 
+class SubmitMode(StrEnum):
+    """How a deployment sends rows to Sync (the SubmitMode parameter)."""
+
+    AUTO = "auto"  # batches for files big enough (and plans that allow them), else generations
+    BATCH = "batch"  # the Batch API only (Scale and Enterprise plans)
+    GENERATE = "generate"  # one POST /v2/generate per row (every plan)
+
+
+class ChunkKind(StrEnum):
+    """What one chunk is at Sync: a batch of rows, or one row's single generation."""
+
+    BATCH = "BATCH"
+    GENERATION = "GENERATION"
+
+
 class ChunkStatus(StrEnum):
     QUEUED = "QUEUED"
     SUBMITTING = "SUBMITTING"  # a slot is held and POST /v2/batch may be in flight
     SUBMITTED = "SUBMITTED"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+    # A batch Sync refused for the plan (402): its rows went on as single generations.
+    REPLACED = "REPLACED"
 
     @property
     def is_open(self) -> bool:
@@ -78,6 +95,11 @@ class Job:
     message: str = ""
     plan: list[int] = field(default_factory=list)  # rows per planned batch
     notified_at: datetime | None = None  # the one email went out
+    # "batch" or "generate": how the rows went to Sync; ``route_note`` says why (for the email).
+    route: str = "batch"
+    route_note: str = ""
+    # Chunks closed so far, counted in the same write that closes each (None: not counted).
+    chunks_closed: int | None = None
     # When the reconciler finishes the job with what is known (JobDeadlineHours after upload).
     deadline: datetime | None = None
 
@@ -116,6 +138,16 @@ class Chunk:
     fan_out_attempts: int = 0  # fan-outs begun after Sync said the batch was over
     fan_out_error: str = ""  # why the last one failed
     last_sync_status: str = ""  # as a webhook or a poll last reported it
+    kind: ChunkKind = ChunkKind.BATCH
+    # A generation's one Sync line and its manifest entry live in the chunk item itself
+    # (no S3 object per row); a batch's live in S3 at input_key / manifest_key.
+    line: str = ""
+    manifest: str = ""
+
+    @property
+    def idempotency_key(self) -> str:
+        """The Idempotency-Key of this row's POST /v2/generate: the same on every attempt."""
+        return f"syncdrop-{self.job_id}-{self.number:06d}"
 
     @property
     def holder(self) -> str:

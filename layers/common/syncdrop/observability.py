@@ -60,6 +60,7 @@ class Metric(StrEnum):
     UPLOAD_TO_EMAIL_SECONDS = "UploadToEmailSeconds"
     # reconcile
     RECONCILE_ADOPTED = "ReconcileAdopted"
+    RECONCILE_REPOSTED = "ReconcileReposted"
     RECONCILE_REQUEUED = "ReconcileRequeued"
     RECONCILE_POLLED = "ReconcilePolled"
     RECONCILE_ENQUEUED = "ReconcileEnqueued"

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
-from syncdrop.jobs import Chunk, ChunkStatus, Job, JobStatus, UploadRef
+from syncdrop.jobs import Chunk, ChunkKind, ChunkStatus, Job, JobStatus, UploadRef
 
 if TYPE_CHECKING:  # only named in signatures: a function that never reports loads no report code
+    from syncdrop.media_files import MediaHead, MediaItem
     from syncdrop.messages import ResultsMessage
     from syncdrop.report import Email
-    from syncdrop.sync_models import Batch, BatchStatus, Validated
+    from syncdrop.sync_models import (
+        Asset,
+        AssetUpload,
+        Batch,
+        BatchStatus,
+        Generation,
+        Validated,
+    )
 
 
 class Claim(StrEnum):
@@ -37,12 +45,29 @@ class JobStore(Protocol):
         """Record a QUEUED chunk unless it exists (a retried intake writes the same chunks)."""
         ...
 
+    def put_generation_chunks(self, chunks: list[Chunk]) -> None:
+        """Record QUEUED one-row chunks, each unless it exists."""
+        ...
+
+    def replace_with_generations(
+        self, chunk: Chunk, generations: list[Chunk], note: str, *, now: datetime, message: str
+    ) -> bool:
+        """A QUEUED/SUBMITTING batch chunk becomes ``generations`` (its rows, one chunk each):
+        the job counts them and goes by generate with ``note`` saying why (its status line
+        becomes ``message``); False if the chunk moved on."""
+        ...
+
     def job_chunks(self, job_id: str) -> list[Chunk]: ...
 
     def open_chunks(
-        self, status: ChunkStatus, *, before: datetime | None = None, limit: int = 100
+        self,
+        status: ChunkStatus,
+        *,
+        before: datetime | None = None,
+        limit: int = 100,
+        kind: ChunkKind = ChunkKind.BATCH,
     ) -> list[Chunk]:
-        """Chunks in an open status, oldest first, from the OpenChunks index."""
+        """Chunks of one kind in an open status, oldest first, from the OpenChunks index."""
         ...
 
     def claim_for_submission(self, chunk: Chunk, *, limit: int, now: datetime) -> Claim: ...
@@ -54,6 +79,19 @@ class JobStore(Protocol):
     def fail_chunk(self, chunk: Chunk, reason: str, *, now: datetime) -> bool: ...
 
     def open_batch_holders(self) -> set[str]: ...
+
+    def open_generation_holders(self) -> set[str]: ...
+
+    # --- the Sync account: request pace and batch access ---------------------------------------
+    def take_generate_turn(self, *, now: datetime, interval: float) -> float:
+        """0 when a POST /v2/generate may go now (the turn is taken); else seconds to wait."""
+        ...
+
+    def record_batch_refusal(self, reason: str, *, now: datetime) -> None: ...
+
+    def batch_refusal(self, *, now: datetime) -> str | None:
+        """Why Sync recently refused this account batches (402), or None."""
+        ...
 
     def get_chunk(self, job_id: str, number: int) -> Chunk | None: ...
 
@@ -218,6 +256,14 @@ class ObjectStore(Protocol):
         """A GET link; with ``version_id`` it serves that version even after a newer write."""
         ...
 
+    def media_head(self, bucket: str, key: str) -> MediaHead:
+        """HeadObject of a media file: UploadMissing/UploadRefused when it cannot be read."""
+        ...
+
+    def media_stream(self, head: MediaHead, *, chunk_size: int = ...) -> Iterator[bytes]:
+        """The bytes of exactly the content ``head`` describes, chunk by chunk."""
+        ...
+
 
 class SyncApi(Protocol):
     def create_batch(
@@ -234,12 +280,60 @@ class SyncApi(Protocol):
         created_before: datetime | None = None,
     ) -> list[Batch]: ...
 
+    def create_generation(
+        self, payload: Mapping[str, Any], *, idempotency_key: str
+    ) -> Generation: ...
+
+    def get_generation(self, generation_id: str) -> Generation: ...
+
+    def list_generations(self, ids: Sequence[str]) -> list[Generation]: ...
+
+    # --- assets: media uploaded once and named by id -----------------------------------------
+    def find_uploaded_asset(self, sha256: str, kind: str) -> Asset | None: ...
+
+    def create_asset_upload(self, file_name: str, content_type: str, size: int) -> AssetUpload: ...
+
+    def put_asset_bytes(
+        self, upload: AssetUpload, content_type: str, body: Iterator[bytes] | bytes, size: int
+    ) -> None: ...
+
+    def register_asset(self, url: str, kind: str, name: str) -> Asset: ...
+
+    def get_asset(self, asset_id: str) -> Asset: ...
+
+
+class MediaAssetItems(Protocol):
+    """One job-table item per media file content: its asset ids by kind, and an upload lease."""
+
+    def media_item(self, head: MediaHead) -> MediaItem | None: ...
+
+    def claim_upload(
+        self, head: MediaHead, kind: str, token: str, *, now: datetime, stale_before: datetime
+    ) -> bool:
+        """Become the one worker uploading this content as ``kind`` (no asset of that kind yet,
+        no live lease); False otherwise."""
+        ...
+
+    def record_digest(self, head: MediaHead, token: str, sha256: str) -> None:
+        """Keep the content's SHA-256 while the lease is held (a retry need not hash again)."""
+        ...
+
+    def record_asset(
+        self, head: MediaHead, kind: str, token: str, *, asset_id: str, sha256: str
+    ) -> str:
+        """Store the asset id (unless one is stored already: that one is returned) and give
+        the lease back."""
+        ...
+
+    def release_upload(self, head: MediaHead, token: str) -> None: ...
+
 
 __all__ = [
     "Claim",
     "CopyLedger",
     "JobStatus",
     "JobStore",
+    "MediaAssetItems",
     "Notifier",
     "ObjectStore",
     "OutputsQueue",

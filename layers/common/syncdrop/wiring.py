@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable
 from functools import cache
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 
@@ -15,8 +15,11 @@ from syncdrop.adapters.dynamo_jobs import DynamoJobStore
 from syncdrop.adapters.dynamo_results import DynamoResultStore
 from syncdrop.adapters.policy import DEFAULT_POLICY, DYNAMODB_POLICY, RetryPolicy
 from syncdrop.config import Settings
-from syncdrop.domain.services import Services
+from syncdrop.domain.services import Services, utc_now
 from syncdrop.ports import ObjectStore, ResultLines, SyncApi
+
+if TYPE_CHECKING:
+    from syncdrop.domain.media_assets import MediaAssets
 
 _client_lock = threading.Lock()  # a boto3 session is not safe to build clients from in parallel
 
@@ -145,6 +148,21 @@ def build_services(
         copies = DynamoCopyLedger(
             dynamodb, job_table=settings.job_table, results_table=settings.results_table
         )
+    media = None
+    if uploads and sync:  # the functions that submit: rows' s3:// media become Sync assets
+
+        def media_assets() -> object:
+            from syncdrop.adapters.dynamo_assets import DynamoMediaAssets
+            from syncdrop.domain.media_assets import MediaAssets
+
+            return MediaAssets(
+                objects=objects,
+                sync=sync_api,
+                items=DynamoMediaAssets(dynamodb, settings.job_table, policy=dynamodb_policy),
+                clock=utc_now,
+            )
+
+        media = cast("MediaAssets", _BuiltOnFirstUse(media_assets))
     keep_out_of_collections()  # and the clients
     return Services(
         jobs=DynamoJobStore(dynamodb, settings.job_table, policy=dynamodb_policy),
@@ -156,4 +174,5 @@ def build_services(
         result_lines=downloads,
         outputs_queue=outputs,
         copies=copies,
+        media=media,
     )

@@ -5,9 +5,18 @@ from .clock import Clock
 from .emulator import SyncEmulator
 from .fault_knobs import FaultKnobs, everything_knobs
 from .faults import BatchFaults, CreateFault, FaultPlan, WebhookFaults
+from .generations import GENERATION_STATUSES, GenerationSnapshot
 from .media import tiny_mp4
 from .outcomes import line_outcome
-from .records import FAULT_KINDS, BatchSnapshot, CreateCounts, RequestRecord, WebhookDelivery
+from .plans import PLANS
+from .records import (
+    FAULT_KINDS,
+    BatchSnapshot,
+    CreateCounts,
+    GenerateCounts,
+    RequestRecord,
+    WebhookDelivery,
+)
 from .settings import EmulatorSettings
 from .signing import signature_header_value, verify_signature_header, webhook_signature
 from .validation import SUPPORTED_MODELS, BatchInputError, Limits
@@ -15,7 +24,9 @@ from .validation import SUPPORTED_MODELS, BatchInputError, Limits
 __all__ = [
     "BATCH_STATUSES",
     "FAULT_KINDS",
+    "GENERATION_STATUSES",
     "OPEN_STATUSES",
+    "PLANS",
     "SUPPORTED_MODELS",
     "TERMINAL_STATUSES",
     "BatchFaults",
@@ -27,6 +38,8 @@ __all__ = [
     "EmulatorSettings",
     "FaultKnobs",
     "FaultPlan",
+    "GenerateCounts",
+    "GenerationSnapshot",
     "Limits",
     "RequestRecord",
     "SyncEmulator",

@@ -10,6 +10,10 @@ Routes (sync-api.md §1, §2):
 - ``GET /signed/{id}/result.jsonl?expires=&signature=`` — the result JSONL, or an S3-like 403.
 - ``GET /media/{generation id}.mp4`` — a tiny real MP4 for every completed generation.
 - ``GET /healthz`` — readiness probe.
+- the Generate API (``POST /v2/generate``, ``GET /v2/generate/{id}``, ``GET /v2/generations``),
+  see :mod:`.generate_api`.
+- ``/v2/assets/...``, the signed ``PUT /uploads/{token}`` and ``GET /files/...`` — the Assets
+  API (:mod:`.assets`); a batch line naming an ``assetId`` its API key never registered is a 400.
 
 Every other ``/v2`` route needs ``x-api-key``. Order of checks on create: API key (401),
 ``rate_limit_next``/``rate_limit_rate`` (429), pre-create faults, plan access (402), request
@@ -29,12 +33,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import errors
+from .assets import AssetRoutes
 from .batches import BATCH_STATUSES, Batch, BatchStore
 from .clock import Clock, parse_iso8601
 from .faults import CreateFault, FaultPlan
+from .generate_api import GenerateRoutes
+from .generations import GenerationStore
+from .media import tiny_mp4
 from .multipart import FormPart, MultipartError, parse_multipart
-from .records import CreateTally
-from .results import ResultFiles
+from .rate_limit import SlidingWindowLimit
+from .records import CreateTally, GenerateTally
+from .results import ResultFiles, media_response
 from .server import Request, Response
 from .settings import EmulatorSettings
 from .signing import UrlSigner
@@ -52,6 +61,16 @@ _BATCH_ITEM = re.compile(r"^/v2/batch/(?P<id>[^/]+)/?$")
 _BATCH_RESULT = re.compile(r"^/v2/batches/(?P<id>[^/]+)/result/?$")
 _SIGNED_RESULT = re.compile(r"^/signed/(?P<id>[^/]+)/result\.jsonl$")
 _MEDIA = re.compile(r"^/media/(?P<id>[^/]+)\.mp4$")
+
+
+def _error_code(response: Response) -> str:
+    """The ``errorCode`` of a JSON error answer ("" without one)."""
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        return ""
+    code = body.get("errorCode") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else ""
 
 
 def _parse_bool(value: object, field: str) -> bool:
@@ -92,6 +111,9 @@ class SyncApi:
         signer: UrlSigner,
         stopping: threading.Event,
         own_url: Callable[[], str],
+        generations: GenerationStore | None = None,
+        generate_tally: GenerateTally | None = None,
+        generate_limit: SlidingWindowLimit | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -109,6 +131,25 @@ class SyncApi:
             signer=signer,
             public_url=self.public_url,
             signed_base=self.signed_base,
+        )
+        self.assets = AssetRoutes(
+            settings=settings,
+            faults=faults,
+            clock=clock,
+            signer=signer,
+            public_url=self.public_url,
+            signed_base=self.signed_base,
+        )
+        self.generate = GenerateRoutes(
+            settings=settings,
+            store=generations or GenerationStore(clock_now=clock.now, seed=settings.seed),
+            faults=faults,
+            clock=clock,
+            tally=generate_tally or GenerateTally(),
+            limit=generate_limit or SlidingWindowLimit(),
+            public_url=self.public_url,
+            slowed=self._slowed,
+            assets=self.assets,
         )
 
     # -- urls ---------------------------------------------------------------------------------
@@ -137,7 +178,9 @@ class SyncApi:
                 "result", lambda: self.signed_result(batch_id, request)
             )
         if match := _MEDIA.match(path):
-            return self._method_guard(request, "GET") or self.results.media(match["id"])
+            return self._method_guard(request, "GET") or self.media(match["id"])
+        if (answer := self.assets.handle(request)) is not None:
+            return answer
         if path == "/v2" or path.startswith("/v2/"):
             return self._v2(request)
         return Response.json(404, errors.not_found(f"Cannot {request.method} {path}"))
@@ -153,6 +196,12 @@ class SyncApi:
 
     def _v2(self, request: Request) -> Response:
         """Count every create POST (whatever its answer) around the ``/v2`` routes."""
+        if self.generate.is_create(request):
+            self.generate.received()
+            response = self._v2_routes(request)
+            if response.status == 429:
+                self.generate.tally.limited(_error_code(response))
+            return response
         if request.method != "POST" or not _BATCH_COLLECTION.match(request.path):
             return self._v2_routes(request)
         self.tally.received()
@@ -165,6 +214,9 @@ class SyncApi:
             return Response.json(401, errors.unauthorized())
         if self.faults.take_rate_limit():
             return Response.json(429, errors.rate_limited())
+        generate_answer = self.generate.handle(request)
+        if generate_answer is not None:
+            return generate_answer
         if _BATCH_COLLECTION.match(request.path):
             if request.method == "POST":
                 return self._slowed("create", lambda: self.create(request))
@@ -199,10 +251,11 @@ class SyncApi:
             if fault.kind == "hang":
                 self.stopping.wait(fault.seconds)
             return self._fault_response(fault)
-        if not self.settings.batch_access:
+        if not self.settings.has_batch_access:
             return Response.json(402, errors.payment_required())
         try:
             lines, webhook_url, dry_run = self.parse_create(request)
+            self.assets.check_lines(request.header("x-api-key") or "", lines)
         except BatchInputError as exc:
             body = errors.error_body(exc.status, exc.message, errorCode=exc.error_code)
             return Response.json(exc.status, body)
@@ -224,6 +277,7 @@ class SyncApi:
         )
         if batch is None:
             return Response.json(429, errors.concurrency_limit())
+        self.assets.record_lines_use(lines)
         self.tally.created()
         after = self.faults.take_create_fault(created=True)
         if after is not None:
@@ -323,4 +377,9 @@ class SyncApi:
         return self.results.download(batch_id, request)
 
     def media(self, generation_id: str) -> Response:
-        return self.results.media(generation_id)
+        """A batch line's output video, or a completed generation's."""
+        generation = self.generate.store.completed(generation_id)
+        if generation is None:
+            return self.results.media(generation_id)
+        # Generations share the output-video faults; ordinal 0 is no batch's.
+        return media_response(tiny_mp4(), self.faults.take_media_fault(0, generation.id))

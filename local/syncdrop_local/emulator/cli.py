@@ -14,6 +14,7 @@ from typing import Any
 from .emulator import SyncEmulator
 from .fault_knobs import KnobValue, everything_knobs, parse_knob
 from .faults import FaultPlan
+from .plans import DEFAULT_PLAN, PLANS
 
 
 def _knob(text: str) -> tuple[str, KnobValue]:
@@ -91,7 +92,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--public-url", default=None, help="base URL used in outputUrl and media links"
     )
     parser.add_argument("--signed-base", default=None, help="base URL of signed result downloads")
-    parser.add_argument("--no-batch-access", action="store_true", help="answer 402 to every create")
+    parser.add_argument(
+        "--no-batch-access", action="store_true", help="answer 402 to every batch create"
+    )
+    parser.add_argument(
+        "--plan",
+        choices=PLANS,
+        default=DEFAULT_PLAN,
+        help="Sync plan: generation concurrency and Batch API access (default scale)",
+    )
+    parser.add_argument(
+        "--generation-concurrency",
+        type=int,
+        default=None,
+        help="open generations allowed (default: the plan's; enterprise 50)",
+    )
+    parser.add_argument(
+        "--generate-rate-limit",
+        type=int,
+        default=60,
+        help="POST /v2/generate allowed per sliding minute (0: no limit; default 60)",
+    )
+    parser.add_argument("--generation-pending-seconds", type=float, default=5.0)
+    parser.add_argument("--generation-seconds", type=float, default=20.0)
     parser.add_argument("--verbose", action="store_true", help="log every request and webhook")
     add_fault_arguments(parser)
 
@@ -117,7 +140,12 @@ def build(args: argparse.Namespace) -> SyncEmulator:
         seed=args.seed,
         min_lines=args.min_lines,
         max_lines=args.max_lines,
-        batch_access=not args.no_batch_access,
+        batch_access=False if args.no_batch_access else None,
+        plan=args.plan,
+        generation_concurrency=args.generation_concurrency,
+        generate_rate_limit=args.generate_rate_limit,
+        generation_pending_seconds=args.generation_pending_seconds,
+        generation_seconds=args.generation_seconds,
         signature_header=args.signature_header,
         public_url=args.public_url,
         signed_base=args.signed_base,

@@ -5,8 +5,9 @@ On every tick, in this order:
 1. with ``premature_webhook_rate > 0``, each ``PROCESSING`` batch with a webhook URL is rolled
    once (keyed by its ordinal); a hit queues a ``COMPLETED`` notification carrying the batch's
    current, non-terminal metrics and ``outputUrl: ""``;
-2. each batch that became terminal gets its notification decided (drop, duplicate, corrupt
-   signature, delay in **real** seconds) and queued, due now or after the delay;
+2. each batch and each generation that became terminal gets its notification decided (drop,
+   duplicate, corrupt signature, delay in **real** seconds) and queued, due now or after the
+   delay (a generation's decisions are keyed ``generation:<ordinal>``);
 3. everything due is sent, oldest due first, or in a seeded shuffled order with
    ``reorder_webhooks``.
 """
@@ -20,6 +21,7 @@ from typing import Any
 
 from .batches import Batch, BatchStore
 from .faults import FaultPlan
+from .generations import Generation, GenerationStore
 from .webhooks import OutgoingWebhook, WebhookSender
 
 
@@ -34,8 +36,12 @@ class WebhookDispatcher:
         sender: WebhookSender,
         batch_json: Callable[[Batch, float], dict[str, Any]],
         on_drop: Callable[[str], None],
+        generations: GenerationStore | None = None,
+        generation_json: Callable[[Generation, float], dict[str, Any]] | None = None,
     ) -> None:
         self._store = store
+        self._generations = generations
+        self._generation_json = generation_json
         self._faults = faults
         self._sender = sender
         self._batch_json = batch_json
@@ -97,5 +103,31 @@ class WebhookDispatcher:
                     held_seconds=decision.delay_seconds,
                 )
             )
+        self._queue_generations(now)
         for item in faults.reorder(self._take_due(now)):
             self._sender.send(item)
+
+    def _queue_generations(self, now: float) -> None:
+        if self._generations is None or self._generation_json is None:
+            return
+        at, terminal = self._generations.claim_due_webhooks_at()
+        for generation in terminal:
+            url = generation.webhook_url
+            if not url:
+                continue
+            decision = self._faults.webhook_faults(f"generation:{generation.ordinal}")
+            if decision.drop:
+                self._on_drop(generation.id)
+                continue
+            self._queue(
+                OutgoingWebhook(
+                    generation.id,
+                    url,
+                    self._generation_json(generation, at),
+                    due=now + decision.delay_seconds,
+                    duplicate=decision.duplicate,
+                    corrupt=decision.corrupt,
+                    held_seconds=decision.delay_seconds,
+                    kind="generation",
+                )
+            )

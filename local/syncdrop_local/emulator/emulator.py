@@ -5,22 +5,30 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 from .api import SyncApi
+from .assets import AssetCounts, AssetSnapshot
 from .batches import BatchStore
 from .clock import Clock
 from .dispatch import WebhookDispatcher
 from .faults import FaultPlan
+from .generations import GenerationSnapshot, GenerationStore, webhook_target
+from .plans import check_plan
+from .rate_limit import SlidingWindowLimit
 from .records import (
     BatchSnapshot,
     CreateCounts,
     CreateTally,
+    GenerateCounts,
+    GenerateTally,
     RequestRecord,
     WebhookDelivery,
 )
+from .routes import route_key
 from .server import EmulatorHTTPServer
 from .settings import EmulatorSettings
 from .signing import UrlSigner
@@ -53,7 +61,12 @@ class SyncEmulator:
         min_lines: int = 20,
         max_lines: int = 500,
         max_bytes: int = 5 * 1024 * 1024,
-        batch_access: bool = True,
+        batch_access: bool | None = None,
+        plan: str = "scale",
+        generation_concurrency: int | None = None,
+        generate_rate_limit: int = 60,
+        generation_pending_seconds: float = 5.0,
+        generation_seconds: float = 20.0,
         signature_header: str = "Sync-Signature",
         result_url_ttl: float = 900,
         webhook_timeout: float = 5.0,
@@ -77,6 +90,11 @@ class SyncEmulator:
             max_lines=max_lines,
             max_bytes=max_bytes,
             batch_access=batch_access,
+            plan=check_plan(plan),
+            generation_concurrency=generation_concurrency,
+            generate_rate_limit=generate_rate_limit,
+            generation_pending_seconds=generation_pending_seconds,
+            generation_seconds=generation_seconds,
             signature_header=signature_header,
             result_url_ttl=result_url_ttl,
             webhook_timeout=webhook_timeout,
@@ -94,6 +112,9 @@ class SyncEmulator:
         self._stopping = threading.Event()
         self._store = BatchStore(clock_now=self.clock.now, seed=seed)
         self._tally = CreateTally()
+        self._generations = GenerationStore(clock_now=self.clock.now, seed=seed)
+        self._generate_tally = GenerateTally()
+        self._generate_limit = SlidingWindowLimit()
         self._requests: list[RequestRecord] = []
         self._deliveries: list[WebhookDelivery] = []
         self._dropped: list[str] = []
@@ -108,6 +129,9 @@ class SyncEmulator:
             signer=UrlSigner(),
             stopping=self._stopping,
             own_url=lambda: self.url,
+            generations=self._generations,
+            generate_tally=self._generate_tally,
+            generate_limit=self._generate_limit,
         )
         self._dispatcher = WebhookDispatcher(
             store=self._store,
@@ -115,6 +139,8 @@ class SyncEmulator:
             sender=WebhookSender(settings=self.settings, record=self._record_delivery),
             batch_json=self._api.batch_json,
             on_drop=self._record_drop,
+            generations=self._generations,
+            generation_json=self._api.generate.generation_json,
         )
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -224,13 +250,17 @@ class SyncEmulator:
 
     def clear_records(self) -> None:
         """Forget recorded requests, create counts, webhook deliveries and injected-fault counts
-        (batches stay)."""
+        (batches and generations stay)."""
         with self._lock:
             self._requests.clear()
             self._deliveries.clear()
             self._dropped.clear()
         self._tally.reset()
+        self._generate_tally.reset()
+        self._generate_limit.reset_record()
+        self._generations.reset_max_open()
         self.faults.reset_counts()
+        self._api.assets.reset_counts()
 
     # -- introspection ------------------------------------------------------------------------
 
@@ -289,6 +319,18 @@ class SyncEmulator:
             raise KeyError(batch_id)
         return self.faults.served_result_faults(batch_id)
 
+    def assets(self) -> list[AssetSnapshot]:
+        """Every registered asset (all API keys), oldest first."""
+        return self._api.assets.snapshots()
+
+    def asset_counts(self) -> AssetCounts:
+        """Upload URLs, stored PUTs, registrations, assets created and look-ups so far."""
+        return self._api.assets.counts()
+
+    def asset_usage(self) -> dict[str, int]:
+        """Asset id → how many batch lines (or generations) used it."""
+        return self._api.assets.usage()
+
     @property
     def faults_injected(self) -> dict[str, int]:
         """Faults actually injected so far, by kind (``faults.counts()``)."""
@@ -303,6 +345,47 @@ class SyncEmulator:
     def max_concurrent_open(self) -> int:
         """The most batches ever open at once."""
         return self._store.max_open
+
+    # -- generations ----------------------------------------------------------------------------
+
+    def generations(self) -> list[GenerationSnapshot]:
+        """Every created generation, oldest first, as of now."""
+        public_url = self.public_url
+        return [self._generations.snapshot(item, public_url) for item in self._generations.all()]
+
+    def generation(self, generation_id: str) -> GenerationSnapshot:
+        found = self._generations.get(generation_id)
+        if found is None:
+            raise KeyError(generation_id)
+        return self._generations.snapshot(found, self.public_url)
+
+    def generate_counts(self) -> GenerateCounts:
+        return self._generate_tally.snapshot()
+
+    def max_generations_open(self) -> int:
+        """The most generations ever PENDING or PROCESSING at once."""
+        return self._generations.max_open
+
+    def open_generations(self) -> int:
+        return self._generations.open_count()
+
+    def generations_per_target(self) -> dict[tuple[str, str], int]:
+        """Generations per ``(job, chunk)`` named in their ``webhookUrl`` query string."""
+        targets = (webhook_target(item.webhook_url) for item in self._generations.all())
+        return dict(Counter(target for target in targets if target is not None))
+
+    def max_generate_requests_per_minute(self) -> int:
+        """The most ``POST /v2/generate`` requests seen in any 60 s of the emulated clock."""
+        return self._generate_limit.busiest_minute
+
+    def request_summary(self) -> dict[str, int]:
+        """Requests answered, by ``"<METHOD> <route template>"``, plus
+        ``distinct_idempotency_keys`` (of ``POST /v2/generate``)."""
+        summary: dict[str, int] = dict(
+            Counter(route_key(record.method, record.path) for record in self.requests)
+        )
+        summary["distinct_idempotency_keys"] = self.generate_counts().distinct_idempotency_keys
+        return summary
 
     def wait_until(
         self, predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.02

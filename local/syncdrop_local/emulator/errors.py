@@ -61,3 +61,38 @@ def rate_limited() -> dict[str, Any]:
 
 def payment_required() -> dict[str, Any]:
     return error_body(402, BATCH_ACCESS_MESSAGE)
+
+
+GENERATION_CONCURRENCY_MESSAGE = (
+    "Generation concurrency limit reached. Please wait for an existing generation to complete "
+    "or upgrade your plan."
+)
+
+
+def generation_concurrency_limit() -> dict[str, Any]:
+    return error_body(429, GENERATION_CONCURRENCY_MESSAGE, errorCode="concurrency_limit_reached")
+
+
+def generation_not_found() -> dict[str, Any]:
+    return error_body(404, "Generation not found")
+
+
+def idempotency_key_reused() -> dict[str, Any]:
+    # Sync's idempotency guide mentions payload conflicts, but the stored copies of it do not
+    # show the status or code; 422 IDEMPOTENCY_KEY_REUSED is the emulator's choice.
+    return error_body(
+        422,
+        "This Idempotency-Key was already used with a different request body. Retry with the "
+        "original body, or use a new key for a new generation.",
+        errorCode="IDEMPOTENCY_KEY_REUSED",
+    )
+
+
+def idempotency_outcome_unknown(generation_id: str | None) -> dict[str, Any]:
+    return error_body(
+        503,
+        "The outcome of this request is unknown. Retry with the same Idempotency-Key and body, "
+        "or poll the generation when an id is given.",
+        errorCode="IDEMPOTENCY_OUTCOME_UNKNOWN",
+        generationId=generation_id,
+    )

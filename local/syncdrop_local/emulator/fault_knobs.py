@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any, Self
 
-ENDPOINT_FAMILIES: tuple[str, ...] = ("create", "get", "list", "result")
+ENDPOINT_FAMILIES: tuple[str, ...] = ("create", "get", "list", "result", "generate")
 DEFAULT_SLOW_SECONDS = 5.0
 MEDIA_FAULTS: tuple[str, ...] = ("refused", "reset", "truncated")
 
@@ -42,9 +42,17 @@ class FaultKnobs:
     list_slow_seconds: float = DEFAULT_SLOW_SECONDS
     result_slow_rate: float = 0.0
     result_slow_seconds: float = DEFAULT_SLOW_SECONDS
+    generate_slow_rate: float = 0.0
+    generate_slow_seconds: float = DEFAULT_SLOW_SECONDS
     # Random 429s.
     concurrency_429_rate: float = 0.0
     rate_limit_rate: float = 0.0
+    generation_concurrency_429_rate: float = 0.0
+    # POST /v2/generate: 500/503 before creating; after creating, a lost first answer per
+    # idempotency key, or 503 IDEMPOTENCY_OUTCOME_UNKNOWN (half of them naming the generation).
+    generate_5xx_rate: float = 0.0
+    generate_lose_first_answer: bool = False
+    idempotency_unknown_rate: float = 0.0
     # Webhooks.
     webhook_drop_rate: float = 0.0
     duplicate_webhook_rate: float = 0.0
@@ -69,6 +77,14 @@ class FaultKnobs:
     media_truncated_rate: float = 0.0
     media_truncated_rows: frozenset[str] = frozenset()
     media_fault_fetches: int = 0
+    # Assets API: 5xx answers to upload-URL requests, registrations and lookups; failed PUTs
+    # (a 500 or a cut connection). Of the register 5xx answers, ``asset_register_created_share``
+    # come after the asset was created (the answer is lost, the asset exists).
+    asset_upload_5xx_rate: float = 0.0
+    asset_put_fail_rate: float = 0.0
+    asset_register_5xx_rate: float = 0.0
+    asset_register_created_share: float = 0.5
+    asset_lookup_5xx_rate: float = 0.0
 
     def knobs(self) -> dict[str, KnobValue]:
         """Every knob's current value, by name."""
@@ -188,8 +204,13 @@ def everything_knobs(intensity: float = 1.0) -> dict[str, KnobValue]:
         "list_slow_seconds": 1.0,
         "result_slow_rate": rate(0.05),
         "result_slow_seconds": 1.0,
+        "generate_slow_rate": rate(0.05),
+        "generate_slow_seconds": 2.0,
         "concurrency_429_rate": rate(0.05),
         "rate_limit_rate": rate(0.05),
+        "generation_concurrency_429_rate": rate(0.05),
+        "generate_5xx_rate": rate(0.05),
+        "idempotency_unknown_rate": rate(0.05),
         "webhook_drop_rate": rate(0.05),
         "duplicate_webhook_rate": rate(0.1),
         "corrupt_signature_rate": rate(0.05),
@@ -205,4 +226,8 @@ def everything_knobs(intensity: float = 1.0) -> dict[str, KnobValue]:
         "media_refused_rate": rate(0.02),
         "media_reset_rate": rate(0.02),
         "media_truncated_rate": rate(0.02),
+        "asset_upload_5xx_rate": rate(0.05),
+        "asset_put_fail_rate": rate(0.05),
+        "asset_register_5xx_rate": rate(0.05),
+        "asset_lookup_5xx_rate": rate(0.05),
     }

@@ -93,6 +93,7 @@ class FaultPlan(FaultKnobs):
         self._served: dict[str, dict[str, str]] = {}
         self._invalid_served: set[str] = set()
         self._media_fetches: dict[tuple[int, str], int] = {}
+        self._answered_keys: set[str] = set()
 
     @classmethod
     def everything(cls, *, seed: int = 0, intensity: float = 1.0) -> FaultPlan:
@@ -141,6 +142,7 @@ class FaultPlan(FaultKnobs):
             self._rate_limited = 0
             self._expired_once.clear()
             self._media_fetches.clear()
+            self._answered_keys.clear()
         self._dice.reset()
         self.reset_knobs()
 
@@ -240,6 +242,38 @@ class FaultPlan(FaultKnobs):
     def take_concurrency_limit(self) -> bool:
         return self._hit("concurrency_429", self.concurrency_429_rate, "concurrency_limited")
 
+    def take_generate_error(self) -> int | None:
+        """500 or 503 for a ``POST /v2/generate`` before it creates anything, or ``None``."""
+        if self._hit("generate_5xx", self.generate_5xx_rate, "generate_error"):
+            return 503 if self._dice.roll("generate_5xx_status", 0.5) else 500
+        return None
+
+    def take_generation_concurrency_limit(self) -> bool:
+        return self._hit(
+            "generation_concurrency_429",
+            self.generation_concurrency_429_rate,
+            "generation_concurrency_limited",
+        )
+
+    def take_lost_answer(self, idempotency_key: str | None) -> bool:
+        """Lose the answer to this create: the first one for each idempotency key (keyed
+        creates only: without a key a client could never see an answer)."""
+        if not self.generate_lose_first_answer or idempotency_key is None:
+            return False
+        with self._lock:
+            first = idempotency_key not in self._answered_keys
+            self._answered_keys.add(idempotency_key)
+        if first:
+            self._tally.add("generate_answer_lost")
+        return first
+
+    def take_unknown_outcome(self) -> tuple[bool, bool]:
+        """(answer 503 IDEMPOTENCY_OUTCOME_UNKNOWN?, name the generation in it?)."""
+        rate = self.idempotency_unknown_rate
+        if not self._hit("idempotency_unknown", rate, "idempotency_unknown"):
+            return False, False
+        return True, self._dice.roll("idempotency_unknown_id", 0.5)
+
     def take_expired_link(self, batch_id: str) -> bool:
         """Hand out an already expired signed link for this redirect?"""
         if self.expire_result_links:
@@ -329,10 +363,21 @@ class FaultPlan(FaultKnobs):
             return MediaFault("refused", self.media_refused_status)
         return MediaFault("reset" if kind == "reset" else "truncated")
 
+    # -- consuming: assets ------------------------------------------------------------------
+
+    def take_asset_fault(self, kind: str, rate: float) -> bool:
+        """One draw of the Assets API fault ``kind`` (counted as ``kind``) at ``rate``."""
+        return self._hit(kind, rate, kind)
+
+    def asset_draw(self, kind: str, share: float) -> bool:
+        """Which way an injected asset fault goes (a seeded draw, never counted)."""
+        return self._dice.roll(kind, share)
+
     # -- consuming: webhooks ----------------------------------------------------------------
 
-    def webhook_faults(self, ordinal: int) -> WebhookFaults:
-        """Drop, duplicate, corrupt and delay decisions for one batch's notification."""
+    def webhook_faults(self, ordinal: int | str) -> WebhookFaults:
+        """Drop, duplicate, corrupt and delay decisions for one notification (keyed by a
+        batch ordinal, or ``generation:<ordinal>``)."""
         dice = self._dice
         if self.drop_webhooks or dice.roll_for("webhook_drop", self.webhook_drop_rate, ordinal):
             self._tally.add("webhook_dropped")

@@ -53,6 +53,7 @@ class WebhookDelivery:
     duplicate: bool = False
     premature: bool = False
     held_seconds: float = 0.0
+    kind: str = "batch"  # or "generation"; ``batch_id`` then holds the generation id
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -117,6 +118,65 @@ class CreateTally:
             self._rejected = {}
 
 
+@dataclass(frozen=True)
+class GenerateCounts:
+    """Counts of ``POST /v2/generate`` requests.
+
+    ``received`` every POST whatever its answer; ``created`` generations actually created
+    (including those whose answer a fault lost); ``replays`` answers that returned an earlier
+    generation of the same idempotency key; ``limited`` 429 answers by ``errorCode``;
+    ``distinct_idempotency_keys`` valid keys seen.
+    """
+
+    received: int = 0
+    created: int = 0
+    replays: int = 0
+    limited: dict[str, int] = field(default_factory=dict)
+    distinct_idempotency_keys: int = 0
+
+
+class GenerateTally:
+    """Thread-safe running counts behind :class:`GenerateCounts`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._received = self._created = self._replays = 0
+        self._limited: dict[str, int] = {}
+        self._keys: set[str] = set()
+
+    def received(self) -> None:
+        with self._lock:
+            self._received += 1
+
+    def saw_key(self, idempotency_key: str) -> None:
+        with self._lock:
+            self._keys.add(idempotency_key)
+
+    def created(self) -> None:
+        with self._lock:
+            self._created += 1
+
+    def replayed(self) -> None:
+        with self._lock:
+            self._replays += 1
+
+    def limited(self, error_code: str) -> None:
+        with self._lock:
+            self._limited[error_code] = self._limited.get(error_code, 0) + 1
+
+    def snapshot(self) -> GenerateCounts:
+        with self._lock:
+            return GenerateCounts(
+                self._received, self._created, self._replays, dict(self._limited), len(self._keys)
+            )
+
+    def reset(self) -> None:
+        with self._lock:
+            self._received = self._created = self._replays = 0
+            self._limited = {}
+            self._keys = set()
+
+
 FAULT_KINDS: tuple[str, ...] = (
     "create_error",
     "create_hang",
@@ -143,6 +203,17 @@ FAULT_KINDS: tuple[str, ...] = (
     "webhook_reordered",
     "webhook_signature_corrupted",
     "premature_webhook",
+    "asset_upload_error",
+    "asset_put_error",
+    "asset_put_cut",
+    "asset_register_error",
+    "asset_register_lost_answer",
+    "asset_lookup_error",
+    "generate_error",
+    "slow_generate",
+    "generate_answer_lost",
+    "idempotency_unknown",
+    "generation_concurrency_limited",
 )
 
 

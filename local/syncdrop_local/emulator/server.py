@@ -182,7 +182,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, *, head: bool = False) -> None:
         split = urlsplit(self.path)
-        headers = {name.lower(): value for name, value in self.headers.items()}
+        headers: dict[str, str] = {}
+        for name, value in self.headers.items():
+            # A repeated header is joined as HTTP allows, so a route can see it was repeated.
+            key = name.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
         body = self._read_body()
         if body is None:
             response = Response.json(413, {"statusCode": 413, "message": "Payload Too Large"})

@@ -1,4 +1,4 @@
-"""Signed batch webhook delivery: one POST of the compact BatchResponse JSON, no retries.
+"""Signed webhook delivery: one POST of the compact BatchResponse (or Generation) JSON, no retries.
 
 Body: the ``BatchResponse`` (sync-api.md §2.5, §5.2) serialised like ``JSON.stringify`` —
 ``separators=(",", ":")``, non-ASCII left as UTF-8. Header ``Sync-Signature`` (name configurable,
@@ -41,6 +41,7 @@ class OutgoingWebhook:
     corrupt: bool = False
     premature: bool = False
     held_seconds: float = 0.0
+    kind: str = "batch"  # or "generation": the body is then a Generation object
 
 
 class WebhookSender:
@@ -88,5 +89,6 @@ class WebhookSender:
                         duplicate=copy > 0,
                         premature=item.premature,
                         held_seconds=item.held_seconds,
+                        kind=item.kind,
                     )
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from syncdrop.domain.intake import IntakeLimits
 from syncdrop.intake import IntakeRules
 from syncdrop.intake.chunk_plan import FIVE_MB
+from syncdrop.jobs import SubmitMode
 from syncdrop_local.stack_cli.stack import Stack
 
 
@@ -24,4 +25,5 @@ def intake_limits(stack: Stack) -> IntakeLimits:
         min_lines=_number(stack, "BatchMinLines", 20),
         max_lines=_number(stack, "BatchMaxLines", 500),
         max_bytes=_number(stack, "BatchMaxBytes", FIVE_MB),
+        mode=SubmitMode(stack.parameters.get("SubmitMode") or SubmitMode.AUTO.value),
     )

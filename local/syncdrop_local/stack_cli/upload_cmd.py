@@ -62,6 +62,7 @@ def upload(args: argparse.Namespace, aws: Aws, stack: Stack) -> int:
         min_lines=limits.min_lines,
         max_lines=limits.max_lines,
         max_bytes=limits.max_bytes,
+        mode=limits.mode,
     )
     _print_check(path, check)
     if check.file_error is not None:
@@ -91,6 +92,8 @@ def _print_check(path: Path, check: FileCheck) -> None:
     if rejected > _REJECTIONS_SHOWN:
         print(f"  … and {rejected - _REJECTIONS_SHOWN:,} more (the results CSV lists every one)")
     print(f"{path.name}: {check.rows:,} {noun}s, {check.valid:,} valid, {rejected:,} rejected.")
+    if check.route is not None and check.route.by_generate:
+        print(f"planned: {check.valid:,} single generations. {check.route.reason}")
     if check.batches:
         sizes = ", ".join(f"{size:,}" for size in check.batches)
         count = len(check.batches)

@@ -42,6 +42,8 @@ def test_a_clean_file_exits_0_with_its_batch_plan(
         "valid": 510,
         "rejected": 0,
         "batches": [255, 255],
+        "path": "batch",
+        "path_reason": "510 valid rows: enough for Sync batches (at least 20).",
         "errors": [],
         "file_error": None,
     }
@@ -95,17 +97,45 @@ def test_an_unusable_file_exits_2_with_the_reason(
     assert report["batches"] == []
 
 
-def test_too_few_valid_rows_for_a_batch_exit_2_and_say_so(
+def test_too_few_valid_rows_for_a_batch_go_as_single_generations_and_say_why(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write_csv(tmp_path, good_rows(19))
 
     code = validate(path)
 
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "19 rows, 19 valid, 0 rejected" in out
+    assert "Path: as 19 single generations (POST /v2/generate)." in out
+    assert "19 valid rows are fewer than the 20 a Sync batch needs" in out
+
+
+def test_batches_only_refuses_too_few_valid_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_csv(tmp_path, good_rows(19))
+
+    code = validate(path, "--submit-mode", "batch")
+
     captured = capsys.readouterr()
     assert code == 2
-    assert "19 rows, 19 valid, 0 rejected" in captured.out
     assert "at least 20 valid rows" in captured.err
+
+
+def test_the_path_follows_the_submit_mode_and_the_batch_minimum(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_csv(tmp_path, good_rows(30))
+    assert validate(path, "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["path"], report["batches"]) == ("batch", [30])
+    assert validate(path, "--json", "--submit-mode", "generate") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["path"], report["batches"]) == ("generate", [])
+    assert "SubmitMode generate" in report["path_reason"]
+    assert validate(path, "--json", "--batch-min-lines", "31") == 0
+    assert json.loads(capsys.readouterr().out)["path"] == "generate"
 
 
 def test_a_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -126,7 +156,7 @@ def test_the_model_option_sets_the_default_model(
     assert validate(path, "--json") == 2  # model_mode needs react-1: no valid row left
     report = json.loads(capsys.readouterr().out)
     assert report["rejected"] == 20
-    assert "at least 20 valid rows" in report["file_error"]
+    assert report["file_error"] == "No row is valid, so nothing would be sent to Sync."
 
     assert validate(path, "--json", "--model", "react-1") == 0
 

@@ -13,12 +13,26 @@ from syncdrop.adapters.dynamo_capacity import release_slot, take_slot
 from syncdrop.adapters.dynamo_items import _chunk_from, _iso
 from syncdrop.adapters.dynamo_table import OPEN_INDEX, DynamoTable
 from syncdrop.errors import StorageError
-from syncdrop.jobs import Chunk, ChunkStatus
+from syncdrop.jobs import Chunk, ChunkKind, ChunkStatus
 from syncdrop.ports import Claim
+
+# DynamoDB's most items in one transaction.
+TRANSACTION_ITEMS = 100
+
+
+def _is_generation(chunk: Chunk) -> bool:
+    return chunk.kind is ChunkKind.GENERATION
+
+
+def _open_status(chunk: Chunk, status: ChunkStatus) -> dict[str, Any]:
+    return {"S": keys.open_status_value(status.value, _is_generation(chunk))}
 
 
 class ChunkItems(DynamoTable):
     def put_chunk(self, chunk: Chunk) -> None:
+        self.put_new(self._chunk_item(chunk))  # False: recorded by an earlier attempt
+
+    def _chunk_item(self, chunk: Chunk) -> dict[str, Any]:
         now = _iso(chunk.updated_at or datetime.now(UTC))
         item = {
             **keys.chunk_key(chunk.job_id, chunk.number),
@@ -31,10 +45,93 @@ class ChunkItems(DynamoTable):
             "manifest_key": {"S": chunk.manifest_key},
             "updated_at": {"S": now},
             "attempts": {"N": "0"},
-            "open_status": {"S": chunk.status.value},
+            "open_status": _open_status(chunk, chunk.status),
             "open_since": {"S": keys.open_since(now, chunk.job_id, chunk.number)},
         }
-        self.put_new(item)  # False: recorded by an earlier attempt, whose state it keeps
+        if _is_generation(chunk):
+            item["kind"] = {"S": chunk.kind.value}
+            item["line"] = {"S": chunk.line}
+            item["manifest"] = {"S": chunk.manifest}
+        return item
+
+    def put_generation_chunks(self, chunks: list[Chunk]) -> None:
+        """Record many one-row chunks, each unless it exists: 100 conditional writes a
+        transaction; a retried intake whose transaction meets recorded ones writes one by one.
+
+        Written as UpdateItem, not PutItem: fan_out_results and reconcile create them too
+        (when Sync refuses a batch for the plan), and their roles have no PutItem."""
+        items = [self._created(self._chunk_item(chunk)) for chunk in chunks]
+        for start in range(0, len(items), TRANSACTION_ITEMS):
+            group = items[start : start + TRANSACTION_ITEMS]
+            updates = [{"Update": {"TableName": self._table, **item}} for item in group]
+            if not self._calls.conditional("transact_write_items", TransactItems=updates):
+                for item in group:
+                    self._calls.conditional("update_item", TableName=self._table, **item)
+
+    @staticmethod
+    def _created(item: dict[str, Any]) -> dict[str, Any]:
+        """An UpdateItem that creates ``item`` unless its key exists (then changes nothing)."""
+        attributes = {k: v for k, v in item.items() if k not in ("pk", "sk")}
+        names = {f"#a{i}": name for i, name in enumerate(attributes)}
+        values = {f":a{i}": value for i, value in enumerate(attributes.values())}
+        return {
+            "Key": {"pk": item["pk"], "sk": item["sk"]},
+            "UpdateExpression": "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(names))),
+            "ConditionExpression": "attribute_not_exists(pk)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+    def replace_with_generations(
+        self, chunk: Chunk, generations: list[Chunk], note: str, *, now: datetime, message: str
+    ) -> bool:
+        """A batch chunk Sync refused for the plan becomes one generation chunk per row: those
+        are recorded first (idempotent), then one transaction ends the batch chunk, frees its
+        slot and counts the new chunks into the job. False when the chunk had moved on."""
+        self.put_generation_chunks(generations)
+        values = {
+            ":to": {"S": ChunkStatus.REPLACED.value},
+            ":now": {"S": _iso(now)},
+            ":yes": {"BOOL": True},
+            ":q": {"S": ChunkStatus.QUEUED.value},
+            ":s": {"S": ChunkStatus.SUBMITTING.value},
+        }
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": keys.chunk_key(chunk.job_id, chunk.number),
+                    "UpdateExpression": (
+                        "SET #s = :to, updated_at = :now, results_written = :yes, "
+                        "copies_enqueued = :yes, copies_done = :yes "
+                        "REMOVE open_status, open_since"
+                    ),
+                    "ConditionExpression": "#s IN (:q, :s)",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            release_slot(self._table, chunk.holder),
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": keys.job_key(chunk.job_id),
+                    "UpdateExpression": (
+                        "SET route = :route, route_note = :note, message = :message "
+                        "ADD chunk_count :added, chunks_closed :one"
+                    ),
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {
+                        ":route": {"S": "generate"},
+                        ":note": {"S": note},
+                        ":message": {"S": message},
+                        ":added": {"N": str(len(generations))},
+                        ":one": {"N": "1"},
+                    },
+                }
+            },
+        ]
+        return self._calls.conditional("transact_write_items", TransactItems=items)
 
     def job_chunks(self, job_id: str) -> list[Chunk]:
         chunks: list[Chunk] = []
@@ -59,10 +156,16 @@ class ChunkItems(DynamoTable):
         return _chunk_from(item) if item else None
 
     def open_chunks(
-        self, status: ChunkStatus, *, before: datetime | None = None, limit: int = 100
+        self,
+        status: ChunkStatus,
+        *,
+        before: datetime | None = None,
+        limit: int = 100,
+        kind: ChunkKind = ChunkKind.BATCH,
     ) -> list[Chunk]:
         condition = "open_status = :s"
-        values: dict[str, Any] = {":s": {"S": status.value}}
+        generation = kind is ChunkKind.GENERATION
+        values: dict[str, Any] = {":s": {"S": keys.open_status_value(status.value, generation)}}
         if before is not None:
             condition += " AND open_since < :before"
             values[":before"] = {"S": _iso(before)}
@@ -79,6 +182,7 @@ class ChunkItems(DynamoTable):
         """Attribute values that put a chunk in ``status`` and keep the open index right."""
         return {
             ":to": {"S": status.value},
+            ":open": _open_status(chunk, status),
             ":now": {"S": _iso(now)},
             ":since": {"S": keys.open_since(_iso(now), chunk.job_id, chunk.number)},
         }
@@ -87,17 +191,18 @@ class ChunkItems(DynamoTable):
         values = self._moved(ChunkStatus.SUBMITTING, now, chunk)
         values[":queued"] = {"S": ChunkStatus.QUEUED.value}
         values[":one"] = {"N": "1"}
+        generation = _is_generation(chunk)
         try:
             self._calls.call(
                 "transact_write_items",
                 TransactItems=[
-                    take_slot(self._table, chunk.holder, limit=limit),
+                    take_slot(self._table, chunk.holder, limit=limit, generation=generation),
                     {
                         "Update": {
                             "TableName": self._table,
                             "Key": keys.chunk_key(chunk.job_id, chunk.number),
                             "UpdateExpression": (
-                                "SET #s = :to, open_status = :to, open_since = :since, "
+                                "SET #s = :to, open_status = :open, open_since = :since, "
                                 "updated_at = :now, submitting_at = :now ADD attempts :one"
                             ),
                             "ConditionExpression": "#s = :queued",
@@ -128,6 +233,7 @@ class ChunkItems(DynamoTable):
         extra_set: str = "",
         extra_values: dict[str, Any] | None = None,
         extra_condition: str = "",
+        count_closed: bool = False,
     ) -> bool:
         values = self._moved(to, now, chunk)
         values.update(extra_values or {})
@@ -136,9 +242,10 @@ class ChunkItems(DynamoTable):
             values[f":from{i}"] = {"S": status.value}
             from_names.append(f":from{i}")
         if to.is_open:
-            update = "SET #s = :to, open_status = :to, open_since = :since, updated_at = :now"
+            update = "SET #s = :to, open_status = :open, open_since = :since, updated_at = :now"
         else:
             values.pop(":since")
+            values.pop(":open")
             update = "SET #s = :to, updated_at = :now"
         update += extra_set
         if not to.is_open:
@@ -153,7 +260,21 @@ class ChunkItems(DynamoTable):
         }
         items: list[dict[str, Any]] = [{"Update": chunk_update}]
         if release:
-            items.append(release_slot(self._table, chunk.holder))
+            items.append(release_slot(self._table, chunk.holder, generation=_is_generation(chunk)))
+        if count_closed:
+            # Counted in the write that closes it: the job knows how many are over without
+            # reading every chunk (a job of 1,200 single generations).
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": keys.job_key(chunk.job_id),
+                        "UpdateExpression": "ADD chunks_closed :one",
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                }
+            )
         return self._calls.conditional("transact_write_items", TransactItems=items)
 
     def mark_submitted(self, chunk: Chunk, batch_id: str, *, now: datetime) -> bool:
@@ -251,4 +372,5 @@ class ChunkItems(DynamoTable):
             extra_set=extra_set,
             extra_condition=condition,
             extra_values=values,
+            count_closed=True,
         )

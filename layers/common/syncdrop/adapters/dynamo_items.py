@@ -8,7 +8,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from syncdrop.jobs import Chunk, ChunkStatus, Job, JobStatus, UploadRef
+from syncdrop.jobs import Chunk, ChunkKind, ChunkStatus, Job, JobStatus, UploadRef
 
 _de = TypeDeserializer()
 
@@ -44,6 +44,10 @@ def _job_from(item: dict[str, Any]) -> Job:
         plan=json.loads(d.get("plan", "[]")),
         notified_at=_when(d.get("notified_at")),
         deadline=_when(d.get("deadline")),
+        route=d.get("route", "batch"),
+        route_note=d.get("route_note", ""),
+        # Jobs recorded before chunks were counted have no count to trust.
+        chunks_closed=int(d.get("chunks_closed", 0)) if d.get("counts_closed") else None,
     )
 
 
@@ -70,4 +74,7 @@ def _chunk_from(item: dict[str, Any]) -> Chunk:
         fan_out_attempts=int(d.get("fan_out_attempts", 0)),
         fan_out_error=d.get("fan_out_error", ""),
         last_sync_status=d.get("last_sync_status", ""),
+        kind=ChunkKind(d.get("kind", ChunkKind.BATCH.value)),
+        line=d.get("line", ""),
+        manifest=d.get("manifest", ""),
     )

@@ -60,7 +60,9 @@ class JobItems(Leases):
             job_key(job.job_id),
             UpdateExpression=(
                 "SET #s = :s, #rows = :rows, #valid = :valid, #rej = :rej, "
-                "#chunks = :chunks, #cols = :cols, #msg = :msg, #plan = :plan"
+                "#chunks = :chunks, #cols = :cols, #msg = :msg, #plan = :plan, "
+                "route = :route, route_note = :note, "
+                "chunks_closed = if_not_exists(chunks_closed, :zero), counts_closed = :yes"
             ),
             ConditionExpression="#s = :received",
             ExpressionAttributeNames={
@@ -82,6 +84,10 @@ class JobItems(Leases):
                 ":cols": {"S": json.dumps(job.columns)},
                 ":msg": {"S": job.message},
                 ":plan": {"S": json.dumps(job.plan)},
+                ":route": {"S": job.route},
+                ":note": {"S": job.route_note},
+                ":zero": {"N": "0"},
+                ":yes": {"BOOL": True},
                 ":received": {"S": JobStatus.RECEIVED.value},
             },
         )

@@ -7,13 +7,16 @@ import itertools
 from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from syncdrop.errors import StorageError, UploadMissing, UploadRefused
 from syncdrop.jobs import UploadRef
+from syncdrop.media_files import MediaHead
 
 # boto3's multipart threshold: below it, one PutObject does the same job.
 SINGLE_PUT_LIMIT = 8 * 1024 * 1024
+# Media files are read in pieces of this size: memory stays flat whatever the file's size.
+MEDIA_CHUNK = 1024 * 1024
 # S3's largest single PutObject; a larger file goes up in parts of PART_SIZE.
 PUT_OBJECT_MAX = 5 * 1024**3
 PART_SIZE = 512 * 1024 * 1024
@@ -179,3 +182,39 @@ class S3ObjectStore:
             str,
             self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in),
         )
+
+    def media_head(self, bucket: str, key: str) -> MediaHead:
+        """Size, ETag, version and type of a media file (UploadMissing/UploadRefused if it
+        cannot be read)."""
+        try:
+            head = self._s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            raise self._fail(f"head s3://{bucket}/{key}", exc) from exc
+        return MediaHead(
+            bucket=bucket,
+            key=key,
+            size=int(head["ContentLength"]),
+            etag=str(head.get("ETag", "")).strip('"'),
+            version_id=_version_of(head),
+            content_type=str(head.get("ContentType") or ""),
+        )
+
+    def media_stream(self, head: MediaHead, *, chunk_size: int = MEDIA_CHUNK) -> Iterator[bytes]:
+        """The bytes of the content ``head`` saw: that version, or (unversioned) only while the
+        ETag still matches, so a file rewritten in between is never half one and half the
+        other."""
+        where = f"s3://{head.bucket}/{head.key}"
+        pinned = (
+            {"VersionId": head.version_id} if head.version_id else {"IfMatch": f'"{head.etag}"'}
+        )
+        try:
+            answer = self._s3.get_object(Bucket=head.bucket, Key=head.key, **pinned)
+        except ClientError as exc:
+            raise self._fail(f"get {where}", exc) from exc
+        body = answer["Body"]
+        try:
+            yield from body.iter_chunks(chunk_size)
+        except (BotoCoreError, OSError) as exc:
+            raise StorageError(f"S3 read of {where} broke off: {exc}") from exc
+        finally:
+            body.close()

@@ -16,6 +16,8 @@ from syncdrop.adapters.policy import (
     call_with_retries,
     shared_tls_context,
 )
+from syncdrop.adapters.sync_assets import AssetCalls
+from syncdrop.adapters.sync_generations import GenerationCalls
 from syncdrop.errors import (
     SyncApiError,
     SyncAuthError,
@@ -75,7 +77,7 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, SyncUnavailable | SyncRateLimited | httpx.TransportError)
 
 
-class SyncBatchApi:
+class SyncBatchApi(AssetCalls, GenerationCalls):
     """Client of Sync's Batch API. The API key is only ever sent to ``base_url``'s host."""
 
     def __init__(

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from syncdrop.domain.fan_out import FanOutOutcome, FanOutPolicy, fan_out_chunk
+from syncdrop.domain.generation_submit import GenerationLimits
 from syncdrop.domain.reporting import REPORT_LEASE, FinishOutcome, finish_job
 from syncdrop.domain.services import Services
 from syncdrop.domain.submission import submit_ready_chunks
 from syncdrop.errors import TransientError
+from syncdrop.jobs import SubmitMode
 from syncdrop.messages import ResultsMessage
 
 
@@ -24,15 +26,21 @@ def handle_results_message(
     webhook_base: str,
     report_lease: timedelta = REPORT_LEASE,
     fan_out: FanOutPolicy | None = None,
+    generation: GenerationLimits | None = None,
+    mode: SubmitMode = SubmitMode.AUTO,
 ) -> FanOutOutcome | FinishOutcome:
     fan_out = fan_out or FanOutPolicy()
     if message.kind == "job" or message.chunk is None:
         return _finish(services, message.job_id, report_lease, fan_out)
     outcome = fan_out_chunk(services, message.job_id, message.chunk, fan_out)
     if outcome is FanOutOutcome.WRITTEN:
-        # A slot just freed up: the oldest QUEUED chunk of any job goes next.
+        # A slot just freed up: the oldest QUEUED chunk of each kind, of any job, goes next.
         submit_ready_chunks(
-            services, batch_concurrency=batch_concurrency, webhook_base=webhook_base
+            services,
+            batch_concurrency=batch_concurrency,
+            webhook_base=webhook_base,
+            generation=generation,
+            mode=mode,
         )
     if outcome in (FanOutOutcome.WRITTEN, FanOutOutcome.ALREADY_DONE):
         _finish(services, message.job_id, report_lease, fan_out)

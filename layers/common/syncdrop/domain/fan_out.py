@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -15,10 +15,10 @@ from pydantic import ValidationError
 from syncdrop import crash_points
 from syncdrop.domain.services import Services
 from syncdrop.errors import SyncdropError, SyncNotFound, TransientError
-from syncdrop.jobs import Chunk, ChunkStatus, outputs_prefix
+from syncdrop.jobs import Chunk, ChunkKind, ChunkStatus, outputs_prefix
 from syncdrop.keys import row_key
 from syncdrop.report import GenerationResult, RowStatus, parse_result_line
-from syncdrop.sync_models import Batch, BatchStatus
+from syncdrop.sync_models import Batch, BatchStatus, Generation, GenerationStatus
 
 logger = Logger(service="syncdrop", child=True)
 
@@ -62,7 +62,9 @@ class ManifestRow:
 
 def read_manifest(services: Services, chunk: Chunk) -> list[ManifestRow]:
     rows = []
-    for line in services.objects.get_bytes(chunk.manifest_key).splitlines():
+    # A single generation carries its one manifest entry; a batch's are in S3.
+    text = chunk.manifest.encode() if chunk.manifest else None
+    for line in (text or services.objects.get_bytes(chunk.manifest_key)).splitlines():
         if line.strip():
             try:
                 entry = json.loads(line)
@@ -201,11 +203,11 @@ def _fail_every_row(services: Services, chunk: Chunk, token: str, reason: str) -
     return FanOutOutcome.WRITTEN if closed else FanOutOutcome.ALREADY_DONE
 
 
-def _gave_up(batch_id: str, attempts: int, error: str) -> str:
+def _gave_up(sync_id: str, attempts: int, error: str, what: str = "batch") -> str:
     return (
-        f"syncdrop could not read Sync's results for batch {batch_id} after {attempts} "
+        f"syncdrop could not read Sync's results for {what} {sync_id} after {attempts} "
         f"attempts ({error or 'no reason recorded'}). The video may exist at Sync; quote the "
-        "batch id if you ask for help."
+        f"{what} id if you ask for help."
     )
 
 
@@ -234,6 +236,8 @@ def fan_out_chunk(
         return _fail_every_row(services, chunk, token, chunk.error or "Sync refused the batch.")
     if chunk.status is not ChunkStatus.SUBMITTED or chunk.batch_id is None:
         return FanOutOutcome.NOT_READY
+    if chunk.kind is ChunkKind.GENERATION:
+        return _fan_out_generation(services, chunk, chunk.batch_id, policy)
     try:
         batch = services.sync.get_batch(chunk.batch_id)  # the truth, never the webhook body
     except SyncNotFound:
@@ -251,19 +255,45 @@ def fan_out_chunk(
         services.jobs.record_sync_status(chunk, batch.status.value, now=services.clock())
         return FanOutOutcome.NOT_READY
     token, attempt = _claim(services, chunk, policy, batch.status.value)
+    return _write_within_budget(
+        services,
+        chunk,
+        batch.id,
+        token,
+        attempt,
+        policy,
+        lambda: _write_results(services, chunk, batch, token),
+    )
+
+
+def _what(chunk: Chunk) -> str:
+    return "generation" if chunk.kind is ChunkKind.GENERATION else "batch"
+
+
+def _write_within_budget(
+    services: Services,
+    chunk: Chunk,
+    sync_id: str,
+    token: str,
+    attempt: int,
+    policy: FanOutPolicy,
+    write: Callable[[], FanOutOutcome],
+) -> FanOutOutcome:
+    """Write the rows under the lease; a failure spends one attempt of the chunk's budget,
+    and the last one (or a permanent error) fails every row with the reason."""
     if attempt > policy.attempts:  # the last attempts died without a word (timeouts, crashes)
-        reason = _gave_up(batch.id, policy.attempts, chunk.fan_out_error)
+        reason = _gave_up(sync_id, policy.attempts, chunk.fan_out_error, _what(chunk))
         return _fail_every_row(services, chunk, token, reason)
     try:
-        return _write_results(services, chunk, batch, token)
+        return write()
     except Exception as exc:
         permanent = isinstance(exc, SyncdropError) and not isinstance(exc, TransientError)
         error = str(exc) if isinstance(exc, SyncdropError) else type(exc).__name__
         if not permanent:
             services.jobs.record_fan_out_error(chunk, error)
         if permanent or attempt >= policy.attempts:
-            logger.warning("chunk ended without Sync's results", extra={"job_id": job_id})
-            reason = error if permanent else _gave_up(batch.id, attempt, error)
+            logger.warning("chunk ended without Sync's results", extra={"job_id": chunk.job_id})
+            reason = error if permanent else _gave_up(sync_id, attempt, error, _what(chunk))
             if _fail_every_row(services, chunk, token, reason) is FanOutOutcome.WRITTEN:
                 return FanOutOutcome.WRITTEN
             raise  # it closed before failing (its copies not queued): the redelivery repairs it
@@ -271,12 +301,82 @@ def fan_out_chunk(
         raise
 
 
+def _fan_out_generation(
+    services: Services, chunk: Chunk, generation_id: str, policy: FanOutPolicy
+) -> FanOutOutcome:
+    """A single generation: GET /v2/generate/{id} is the truth, its one row is written."""
+    try:
+        generation = services.sync.get_generation(generation_id)
+    except SyncNotFound:
+        token, _ = _claim(services, chunk, policy)
+        return _fail_every_row(services, chunk, token, "Sync no longer knows this generation.")
+    except ValidationError:
+        token, _ = _claim(services, chunk, policy)
+        reason = f"Sync's answer about generation {generation_id} is not one syncdrop can read."
+        return _fail_every_row(services, chunk, token, reason)
+    if not generation.status.is_terminal:
+        services.jobs.record_sync_status(chunk, generation.status.value, now=services.clock())
+        return FanOutOutcome.NOT_READY
+    token, attempt = _claim(services, chunk, policy, generation.status.value)
+
+    def write() -> FanOutOutcome:
+        manifest = read_manifest(services, chunk)
+        results = _generation_results(manifest, generation)
+        return _store_and_close(services, chunk, manifest, results, token, whole_failed=False)
+
+    return _write_within_budget(services, chunk, generation.id, token, attempt, policy, write)
+
+
+def _generation_results(
+    manifest: list[ManifestRow], generation: Generation
+) -> dict[str, GenerationResult]:
+    """The row's outcome from its Generation object, keyed as a batch's result file is."""
+    if not manifest:
+        return {}
+    request_id = manifest[0].request_id
+    done = generation.status is GenerationStatus.COMPLETED and bool(generation.output_url)
+    if done:
+        reason = code = None
+    else:
+        code = generation.error_code
+        reason = generation.error or (
+            "Sync finished the generation without a video."
+            if generation.status is GenerationStatus.COMPLETED
+            else f"Sync ended the generation as {generation.status.value}."
+        )
+    result = GenerationResult(
+        request_id=request_id,
+        status=RowStatus.COMPLETED if done else RowStatus.FAILED,
+        generation_id=generation.id,
+        output_url=generation.output_url if done else None,
+        output_duration=generation.output_duration if done else None,
+        error_code=code,
+        error_message=reason,
+    )
+    return {request_id: result}
+
+
 def _write_results(services: Services, chunk: Chunk, batch: Batch, token: str) -> FanOutOutcome:
     manifest = read_manifest(services, chunk)
     results: dict[str, GenerationResult] = {}
-    missing = BATCH_FAILED if batch.status is BatchStatus.FAILED else NO_RESULT
     if batch.output_url:
         results = _results_by_request(services, batch)
+    return _store_and_close(
+        services, chunk, manifest, results, token, whole_failed=batch.status is BatchStatus.FAILED
+    )
+
+
+def _store_and_close(
+    services: Services,
+    chunk: Chunk,
+    manifest: list[ManifestRow],
+    results: dict[str, GenerationResult],
+    token: str,
+    *,
+    whole_failed: bool,
+) -> FanOutOutcome:
+    """One results item per manifest row, the chunk closed, its copies queued."""
+    missing = BATCH_FAILED if whole_failed else NO_RESULT
     items = list(_rows_for(manifest, results, chunk, missing))
     copying = services.outputs_queue is not None
     if copying:
@@ -288,7 +388,7 @@ def _write_results(services: Services, chunk: Chunk, batch: Batch, token: str) -
     crash_points.reached(crash_points.FAN_OUT_AFTER_ROWS_WRITTEN)
     services.results.put_rows(chunk.job_id, items[half:])
     completed = sum(1 for i in items if i["status"] == RowStatus.COMPLETED.value)
-    to = ChunkStatus.FAILED if batch.status is BatchStatus.FAILED else ChunkStatus.COMPLETED
+    to = ChunkStatus.FAILED if whole_failed else ChunkStatus.COMPLETED
     closed = services.jobs.close_chunk(
         chunk,
         to,

@@ -17,8 +17,11 @@ from aws_lambda_powertools import Logger
 
 from syncdrop import crash_points
 from syncdrop.domain.deadline import fail_queued_chunks
-from syncdrop.domain.media_links import presign_media_links, s3_link_checker
+from syncdrop.domain.generation_chunks import generation_chunk
+from syncdrop.domain.media_links import s3_link_checker
+from syncdrop.domain.routes import Route, choose_route
 from syncdrop.domain.services import Services
+from syncdrop.domain.sync_media import MediaRefused, with_assets_lines
 from syncdrop.errors import (
     SyncdropError,
     SyncOutcomeUnknown,
@@ -36,8 +39,9 @@ from syncdrop.intake import (
     UploadReader,
     plan_chunks,
 )
-from syncdrop.jobs import Chunk, ChunkStatus, Job, JobStatus, UploadRef, chunk_keys
+from syncdrop.jobs import Chunk, ChunkStatus, Job, JobStatus, SubmitMode, UploadRef, chunk_keys
 from syncdrop.keys import row_key
+from syncdrop.report.wording import count, plural
 from syncdrop.s3_events import hidden_characters
 from syncdrop.sync_models import Batch
 
@@ -57,6 +61,7 @@ class IntakeLimits:
     max_bytes: int
     # After this, the reconciler finishes the job with what is known (JobDeadlineHours).
     job_deadline: timedelta = timedelta(hours=48)
+    mode: SubmitMode = SubmitMode.AUTO
 
     @classmethod
     def for_deployment(
@@ -70,6 +75,7 @@ class IntakeLimits:
         max_lines: int,
         max_bytes: int,
         job_deadline_hours: float = 48,
+        mode: SubmitMode = SubmitMode.AUTO,
     ) -> IntakeLimits:
         """What a deployment checks uploads against; submit_batch and `syncdrop upload` alike."""
         rules = IntakeRules(
@@ -85,6 +91,7 @@ class IntakeLimits:
             max_lines=max_lines,
             max_bytes=max_bytes,
             job_deadline=timedelta(hours=job_deadline_hours),
+            mode=mode,
         )
 
 
@@ -330,6 +337,17 @@ def _read_and_plan(
 
     job.rows, job.valid, job.rejected = rows, valid, rejected
     job.columns = list(reader.columns)
+    if valid == 0:
+        return IntakeOutcome(
+            job=_fail_file(services, job, _nothing_valid(rows)), chunks=[], fresh=True
+        )
+    refusal = None
+    if limits.mode is SubmitMode.AUTO and valid >= limits.min_lines:
+        refusal = services.jobs.batch_refusal(now=services.clock())
+    route = choose_route(limits.mode, valid, limits.min_lines, refusal)
+    job.route, job.route_note = route.path, route.reason
+    if route.by_generate:
+        return _plan_generations(services, job, upload, spool, route)
     try:
         plan = plan_chunks(
             spool.sizes,
@@ -341,8 +359,10 @@ def _read_and_plan(
         reason = str(exc)
         if valid < limits.min_lines:
             reason = (
-                f"Only {valid} of {rows} rows are valid; Sync needs at least {limits.min_lines} "
-                f"per batch. Fix the rejected rows listed in the report, or add rows."
+                f"Only {plural(valid, 'row')} of {count(rows)} {'is' if valid == 1 else 'are'} "
+                f"valid, and Sync needs at least {limits.min_lines} in a batch. This deployment "
+                "sends rows in batches only (SubmitMode batch): add rows, or deploy with "
+                "SubmitMode auto to send a small file as single generations."
             )
         return IntakeOutcome(job=_fail_file(services, job, reason), chunks=[], fresh=True)
 
@@ -377,13 +397,61 @@ def _read_and_plan(
     return IntakeOutcome(job=job, chunks=chunks, fresh=True)
 
 
+def _nothing_valid(rows: int) -> str:
+    if rows == 0:
+        return "The file has a header but no rows. Add one row per video and upload it again."
+    return (
+        f"None of the file's {plural(rows, 'row')} is valid, so nothing was sent to Sync. "
+        "Each row's reason is listed below; fix them and upload the file again."
+    )
+
+
+def _plan_generations(
+    services: Services, job: Job, upload: UploadRef, spool: _SpooledRows, route: Route
+) -> IntakeOutcome:
+    """One chunk per valid row: each becomes one POST /v2/generate with its own key."""
+    if upload.is_dry_run:
+        job.status = JobStatus.VALIDATED
+        job.message = (
+            f"Dry run. {plural(job.valid, 'row')} would go to Sync as single generations: "
+            f"{route.reason} Sync has no dry run for single generations, so only syncdrop's "
+            "own checks were made."
+        )
+        services.jobs.finish_intake(job)
+        return IntakeOutcome(job=job, chunks=[], fresh=True)
+    now = services.clock()
+    plan = [range(i, i + 1) for i in range(job.valid)]
+    chunks = [
+        generation_chunk(job.job_id, number, line.rstrip(b"\n"), manifest.rstrip(b"\n"), now)
+        for number, line, manifest in spool.chunks(plan)
+    ]
+    services.jobs.put_generation_chunks(chunks)
+    job.status = JobStatus.RUNNING
+    job.chunk_count = len(chunks)
+    job.plan = []
+    job.message = (
+        f"{job.valid} rows as single generations; {job.rejected} rows rejected. {route.reason}"
+    )
+    services.jobs.finish_intake(job)
+    logger.info(
+        "job planned as single generations",
+        extra={"job_id": job.job_id, "rows": job.rows, "valid": job.valid},
+    )
+    return IntakeOutcome(job=job, chunks=chunks, fresh=True)
+
+
 def _dry_run(services: Services, job: Job, plan: list[range], spool: _SpooledRows) -> IntakeOutcome:
     """Ask Sync to validate each planned batch with dry_run=true; create nothing."""
     verdicts: list[str] = []
     for number, lines, _manifest in spool.chunks(plan):
         try:
+            lines = with_assets_lines(services, lines)
+        except MediaRefused as exc:
+            verdicts.append(f"batch {number}: a row's media cannot be sent to Sync: {exc.reason}")
+            continue
+        try:
             answer = services.sync.create_batch(
-                presign_media_links(lines, services.objects.presign_get),
+                lines,
                 webhook_url=None,
                 dry_run=True,
                 filename=f"dry-run-{number:05d}.jsonl",

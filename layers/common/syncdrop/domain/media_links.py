@@ -1,17 +1,13 @@
-"""s3:// media links in rows: checked at intake, presigned only when the batch is sent.
+"""s3:// media links in rows, checked at intake: only this deployment's bucket, under media/.
 
-Presigning at submission (not at intake) keeps links fresh for chunks that wait in the queue.
+At submission each such file goes to Sync once as an asset (domain/sync_media.py).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from datetime import timedelta
 
 MEDIA_PREFIX = "media/"
-# Sync targets a 24 h turnaround; a link must outlive the wait for processing.
-LINK_LIFETIME = timedelta(hours=24)
 
 
 def s3_link_checker(uploads_bucket: str) -> Callable[[str, str], str]:
@@ -26,22 +22,3 @@ def s3_link_checker(uploads_bucket: str) -> Callable[[str, str], str]:
         return f"s3://{bucket}/{key}"
 
     return check
-
-
-def presign_media_links(jsonl: bytes, presign: Callable[[str, str, int], str]) -> bytes:
-    """Replace every s3:// input url of a chunk's lines with a presigned https link."""
-    if b'"s3://' not in jsonl:
-        return jsonl
-    expires = int(LINK_LIFETIME.total_seconds())
-    out = []
-    for line in jsonl.splitlines():
-        if b'"s3://' in line:
-            entry = json.loads(line)
-            for item in entry.get("payload", {}).get("input", []):
-                url = item.get("url")
-                if isinstance(url, str) and url.startswith("s3://"):
-                    bucket, _, key = url[len("s3://") :].partition("/")
-                    item["url"] = presign(bucket, key, expires)
-            line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode()
-        out.append(line)
-    return b"\n".join(out) + b"\n"

@@ -92,6 +92,8 @@ def _job_is_over(services: Services, job: Job) -> bool:
         return True
     if job.status is not JobStatus.RUNNING:
         return False
+    if job.chunks_closed is not None and job.chunks_closed < job.chunk_count:
+        return False  # counted as they close: no need to read 1,200 chunk items to know
     chunks = services.jobs.job_chunks(job.job_id)
     return len(chunks) == job.chunk_count and all(
         c.results_written and c.copies_enqueued and c.copies_done for c in chunks
@@ -223,5 +225,6 @@ def _completed(services: Services, job: Job, now: datetime) -> Email:
             else None
         ),
         videos_not_copied=reasons.not_copied,
+        route_note=job.route_note if job.route == "generate" else "",
     )
     return completed_email(report)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from syncdrop.ports import (
     CopyLedger,
@@ -17,6 +18,9 @@ from syncdrop.ports import (
     ResultStore,
     SyncApi,
 )
+
+if TYPE_CHECKING:  # built by wiring; a function that never submits never imports it
+    from syncdrop.domain.media_assets import MediaAssets
 
 
 def utc_now() -> datetime:
@@ -37,6 +41,13 @@ class Services:
     # Set when CopyOutputs is on: videos are copied into the bucket after each fan-out.
     outputs_queue: OutputsQueue | None = None
     copies: CopyLedger | None = None
+    # Rows' s3:// media as Sync assets: the functions that submit have it.
+    media: MediaAssets | None = None
+
+    def media_assets(self) -> MediaAssets:
+        if self.media is None:
+            raise RuntimeError("this function was built without the media uploader")
+        return self.media
 
     def queue(self) -> ResultsQueue:
         if self.results_queue is None:

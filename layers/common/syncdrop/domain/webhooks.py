@@ -11,6 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from aws_lambda_powertools import Logger
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from syncdrop.domain.services import Services
 from syncdrop.jobs import ChunkStatus
@@ -21,17 +22,46 @@ from syncdrop.webhook_url import CHUNK_PARAMETER, JOB_PARAMETER, chunk_named_by,
 logger = Logger(service="syncdrop", child=True)
 
 
+# Batches end COMPLETED or FAILED; single generations also REJECTED (older docs: CANCELED,
+# TIMED_OUT). Any of these in a signed body means "ask Sync now".
+TERMINAL = frozenset({"COMPLETED", "FAILED", "REJECTED", "CANCELED", "TIMED_OUT"})
+KNOWN = TERMINAL | {"PENDING", "JOBS_CREATED", "PROCESSING"}
+
+
+class SyncNotice(BaseModel):
+    """What a webhook body says, a batch's or a single generation's alike: which one, its
+    status, and the URL it was sent for. Only a hint: GET from Sync stays the truth."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
+
+    id: str = Field(min_length=1)
+    status: str = Field(pattern="^(" + "|".join(sorted(KNOWN)) + ")$")
+    webhook_url: str | None = Field(
+        None, validation_alias=AliasChoices("webhookUrl", "webhook_url")
+    )
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @classmethod
+    def of(cls, body: SyncNotice | Batch) -> SyncNotice:
+        if isinstance(body, SyncNotice):
+            return body
+        return cls(id=body.id, status=body.status.value, webhook_url=body.webhook_url)
+
+
 class WebhookOutcome(StrEnum):
     UNKNOWN_BATCH = "UNKNOWN_BATCH"  # no such job/chunk, or another batch id: 404
     # Signed for another deployment's URL, or the query names another job/chunk: 409
     MISDIRECTED = "MISDIRECTED"
     RECORDED = "RECORDED"  # not terminal yet
-    ENQUEUED = "ENQUEUED"  # terminal: fan_out_results will GET the batch and write the rows
+    ENQUEUED = "ENQUEUED"  # terminal: fan_out_results will GET it from Sync and write the rows
 
 
 def accept_webhook(
     services: Services,
-    batch: Batch,
+    body: SyncNotice | Batch,
     *,
     webhook_base: str,
     query_job: str | None = None,
@@ -42,12 +72,13 @@ def accept_webhook(
     ``webhook_base`` is this deployment's webhook URL; ``query_job``/``query_chunk`` are the
     request's unsigned ``job``/``chunk`` parameters (``None`` when absent).
     """
+    batch = SyncNotice.of(body)
     target = _chunk_of(batch, webhook_base, query_job, query_chunk)
     if isinstance(target, WebhookOutcome):
         return target
     job_id, chunk_number, signed = target
     now = services.clock()
-    status = batch.status.value
+    status = batch.status
     # Sync waits for the answer: the usual case (the chunk holds this batch) is one write.
     if not services.jobs.record_batch_status(job_id, chunk_number, batch.id, status, now=now):
         chunk = services.jobs.get_chunk(job_id, chunk_number)
@@ -65,14 +96,14 @@ def accept_webhook(
             )
             return WebhookOutcome.UNKNOWN_BATCH
         services.jobs.record_sync_status(chunk, status, now=now)
-    if not batch.status.is_terminal:
+    if not batch.is_terminal:
         return WebhookOutcome.RECORDED
     services.queue().send(ResultsMessage.for_chunk(job_id, chunk_number, batch.id))
     return WebhookOutcome.ENQUEUED
 
 
 def _chunk_of(
-    batch: Batch, webhook_base: str, query_job: str | None, query_chunk: str | None
+    batch: SyncNotice, webhook_base: str, query_job: str | None, query_chunk: str | None
 ) -> tuple[str, int, bool] | WebhookOutcome:
     """``(job, chunk, named by the signed body)``, or why the webhook is refused."""
     if not batch.webhook_url:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,8 @@ class JobReport:
     videos_uri: str | None = None
     # Finished videos that could not be copied: their rows keep Sync's expiring link.
     videos_not_copied: int = 0
+    # Why the rows went to Sync as single generations rather than batches ("" for batches).
+    route_note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,8 @@ def completed_email(report: JobReport) -> Email:
             ]
         ),
     ]
+    if report.route_note:
+        lines += ["", "How the rows were sent:", *_indented(textwrap.fill(report.route_note, 86))]
     if counts.timed_out:
         lines += [
             "",
