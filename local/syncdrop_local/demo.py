@@ -153,6 +153,9 @@ def run_summary(
             route: n for route, n in sorted(seen.items()) if route.startswith(HTTP_METHODS)
         },
         "distinct_idempotency_keys": seen.get("distinct_idempotency_keys", 0),
+        # Sync's own high-water marks: never above BatchConcurrency / GenerationConcurrency.
+        "most_batches_open_at_sync": emulator.max_concurrent_open,
+        "most_generations_open_at_sync": emulator.max_generations_open(),
     }
 
 
@@ -163,9 +166,19 @@ class ProgressView:
         self.runtime = runtime
         self.emulator = emulator
         self._last: list[str] = []
+        self._job_id: str | None = None
 
     def snapshot(self) -> dict[str, Any] | None:
-        return job_snapshot(self.runtime.stack)
+        """The job by its key once known; its chunks only while it goes in batches (a job of
+        single generations has one chunk a row: reading them all would slow the stack)."""
+        stack = self.runtime.stack
+        snap = job_snapshot(stack, self._job_id, chunks=False)
+        if snap is None:
+            return None
+        self._job_id = snap["job_id"]
+        if snap["route"] == "batch":
+            snap = job_snapshot(stack, self._job_id) or snap
+        return snap
 
     def finished(self) -> bool:
         snap = self.snapshot()
@@ -177,10 +190,11 @@ class ProgressView:
             return
         batches = {b.id: b for b in self.emulator.batches}
         lines = [f"job {snap['job_id']}  {snap['status']:<9} {snap['message']}"]
-        singles = Counter(c["status"] for c in snap["chunks"] if c["kind"] == "GENERATION")
-        if singles:  # one line for them all: a row each would be a screenful per row
-            shown = ", ".join(f"{n:,} {status}" for status, n in sorted(singles.items()))
-            lines.append(f"  {sum(singles.values()):,} single generations: {shown}")
+        if snap["route"] == "generate":
+            lines.append(
+                f"  {snap['chunks_closed']:,} of {snap['chunk_count']:,} chunks closed; "
+                f"{self.emulator.open_generations()} single generations open at Sync"
+            )
         for c in snap["chunks"]:
             if c["kind"] == "GENERATION":
                 continue

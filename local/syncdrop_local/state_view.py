@@ -55,20 +55,30 @@ def _items(stack: LocalStack, **kwargs: Any) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def job_snapshot(stack: LocalStack, job_id: str | None = None) -> dict[str, Any] | None:
-    """The newest job (or ``job_id``) with its chunks in order: the job items, then one
-    Query of that job's chunks, their small fields only (a job may have 1,200 chunks)."""
-    jobs = _items(
-        stack,
-        FilterExpression="#t = :job",
-        ExpressionAttributeNames={"#t": "type"},
-        ExpressionAttributeValues={":job": {"S": "job"}},
-    )
+def job_snapshot(
+    stack: LocalStack, job_id: str | None = None, *, chunks: bool = True
+) -> dict[str, Any] | None:
+    """The newest job (or ``job_id``, read by its key) with its chunks in order (one Query of
+    that job's chunks, their small fields only: a job may have 1,200), or without them."""
     if job_id is not None:
-        jobs = [j for j in jobs if j["job_id"] == job_id]
+        found = stack.client("dynamodb").get_item(
+            TableName=stack.ref("JobTable"), Key=keys.job_key(job_id), ConsistentRead=True
+        )
+        jobs = [_plain(found["Item"])] if "Item" in found else []
+    else:
+        jobs = _items(
+            stack,
+            FilterExpression="#t = :job",
+            ExpressionAttributeNames={"#t": "type"},
+            ExpressionAttributeValues={":job": {"S": "job"}},
+        )
     if not jobs:
         return None
     job = max(jobs, key=lambda j: j["created_at"])
+    return {**_job_fields(stack, job), "chunks": _chunks(stack, job) if chunks else []}
+
+
+def _chunks(stack: LocalStack, job: dict[str, Any]) -> list[dict[str, Any]]:
     names = {f"#f{i}": name for i, name in enumerate(CHUNK_FIELDS)}
     chunks = sorted(
         _items(
@@ -83,6 +93,21 @@ def job_snapshot(stack: LocalStack, job_id: str | None = None) -> dict[str, Any]
         ),
         key=lambda c: int(c["number"]),
     )
+    return [
+        {
+            "number": int(c["number"]),
+            "kind": c.get("kind", "BATCH"),
+            "rows": int(c["rows"]),
+            "status": c["status"],
+            "batch_id": c.get("batch_id"),
+            # Rows written, videos still being copied into the bucket.
+            "copying": bool(c.get("results_written")) and not c.get("copies_done", True),
+        }
+        for c in chunks
+    ]
+
+
+def _job_fields(stack: LocalStack, job: dict[str, Any]) -> dict[str, Any]:
     return {
         "job_id": job["job_id"],
         "status": job["status"],
@@ -94,18 +119,8 @@ def job_snapshot(stack: LocalStack, job_id: str | None = None) -> dict[str, Any]
         "notified": bool(job.get("notified_at")),
         "route": job.get("route", "batch"),
         "route_note": job.get("route_note", ""),
+        "chunk_count": int(job.get("chunk_count", 0)),
+        "chunks_closed": int(job.get("chunks_closed", 0)),
         "bucket": job["bucket"],
         "key": job["key"],
-        "chunks": [
-            {
-                "number": int(c["number"]),
-                "kind": c.get("kind", "BATCH"),
-                "rows": int(c["rows"]),
-                "status": c["status"],
-                "batch_id": c.get("batch_id"),
-                # Rows written, videos still being copied into the bucket.
-                "copying": bool(c.get("results_written")) and not c.get("copies_done", True),
-            }
-            for c in chunks
-        ],
     }

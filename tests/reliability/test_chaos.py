@@ -121,7 +121,7 @@ def test_soak_single_generations_and_assets_every_fault(local_system):
     figures, report = run_chaos(
         local_system,
         files=int(os.environ.get("SOAK_GENERATE_FILES", "6")),
-        rows=int(os.environ.get("SOAK_GENERATE_ROWS", "1200")),
+        rows=int(os.environ.get("SOAK_GENERATE_ROWS", "600")),
         batch_concurrency=3,
         seed=int(os.environ.get("SOAK_SEED", "7")),
         timeout=float(os.environ.get("SOAK_TIMEOUT", "1800")),

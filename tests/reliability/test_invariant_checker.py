@@ -298,3 +298,14 @@ def test_a_breach_of_the_cap_reaches_the_checker(local_system: Any) -> None:
     assert report.max_open_batches == 4
     assert report.problems == ["4 batches open at once; BatchConcurrency is 2"]
     assert check_invariants(system, uploads, batch_concurrency=4).problems == []
+
+
+def test_an_unsigned_webhook_answered_5xx_is_excused_only_by_a_killed_invocation() -> None:
+    state = sound_state()
+    body = b'{"id":"b1","status":"COMPLETED"}'
+    state.deliveries.append(Delivery("b1", body, None, 500))
+    assert any("without a valid signature got 500" in p for p in check_state(state).problems)
+    state.webhook_invocations_killed = 1  # Lambda ended that invocation: 5xx, nothing changed
+    assert check_state(state).problems == []
+    state.deliveries.append(Delivery("b1", body, signed(body, "whsec_wrong"), 200))
+    assert any("got 200" in p for p in check_state(state).problems)

@@ -251,7 +251,7 @@ def test_a_402_for_batches_sends_the_rows_as_generations_and_is_remembered():
     assert stored is not None
     assert stored.route == "generate"
     assert "HTTP 402" in stored.route_note
-    assert "Scale" in stored.route_note
+    assert "Sync said: plan has no batch access." in stored.route_note
     chunks = world.jobs.job_chunks(job.job_id)
     assert [c.status for c in chunks if c.kind is ChunkKind.BATCH] == [ChunkStatus.REPLACED] * 2
     generations = [c for c in chunks if c.kind is ChunkKind.GENERATION]

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from syncdrop_local.runtime import moto_transactions
+
 _lock = threading.Lock()
 _installed = False
 # Off by default: moto answers 404 for a missing key, as AWS does for a caller allowed
@@ -23,6 +25,7 @@ def install() -> None:
         _name_versions_in_s3_events()
         _deny_missing_objects_when_asked()
         _route_keys_with_line_breaks()
+        moto_transactions.install()
         _installed = True
 
 

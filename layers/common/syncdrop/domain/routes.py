@@ -14,9 +14,8 @@ def _rows(number: int) -> str:
 
 def no_batch_access_note(reason: str) -> str:
     return (
-        "Sync refused to create batches for this account (HTTP 402: "
-        f"{reason.rstrip('.')}), so each row goes to Sync as a single generation instead. "
-        "Batches need Sync's Scale or Enterprise plan."
+        "Sync refused to create batches for this account (HTTP 402), so each row goes to "
+        f"Sync as a single generation instead. Sync said: {reason.rstrip('.')}."
     )
 
 
