@@ -153,3 +153,23 @@ def test_concurrent_callers_never_take_the_same_turn(moto_stack, moto_world):
     assert sorted(granted)[0] == 0.0
     assert sum(1 for wait in granted if wait == 0.0) == 1
     assert all(wait > 0 for wait in sorted(granted)[1:])
+
+
+def test_rows_with_long_lines_are_recorded_in_transactions_under_4_mb(moto_stack):
+    from syncdrop.adapters.dynamo_chunks import TRANSACTION_BYTES, _transaction_groups
+
+    store = store_of(moto_stack)
+    running(store, "job-l", 25)
+    long_script = "x" * 200_000  # a TTS script near the longest line a batch could take
+    chunks = [
+        generation_chunk(
+            "job-l", n, json.dumps({"request_id": f"r{n}", "s": long_script}), "{}", T0
+        )
+        for n in range(1, 26)
+    ]
+    groups = _transaction_groups(chunks)
+    assert len(groups) > 1
+    assert all(sum(len(c.line) for c in group) <= TRANSACTION_BYTES for group in groups)
+    assert [c.number for group in groups for c in group] == list(range(1, 26))
+    store.put_generation_chunks(chunks)
+    assert len(store.job_chunks("job-l")) == 25

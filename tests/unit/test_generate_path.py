@@ -340,3 +340,17 @@ def test_quiet_generations_are_polled_in_groups():
     assert report.polled == 3
     assert report.enqueued == 3
     assert {m.chunk for m in world.queue.sent} == {1, 2, 3}
+
+
+def test_a_dry_run_of_a_small_file_plans_single_generations_and_sends_nothing():
+    world = World()
+    job = world.drop(5, key="incoming/dry-run/small.csv").job
+    assert job.status is JobStatus.VALIDATED
+    assert "5 rows would go to Sync as single generations" in job.message
+    world.queue.send(ResultsMessage.for_job(job.job_id))
+    world.deliver_all()
+    (email,) = world.notifier.published
+    assert "Planned: 5 single generations, one POST /v2/generate per row." in email.body
+    assert "no row is valid" not in email.body
+    assert world.sync.generate_posts == []
+    assert world.sync.created == []

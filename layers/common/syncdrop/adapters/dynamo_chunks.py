@@ -16,8 +16,24 @@ from syncdrop.errors import StorageError
 from syncdrop.jobs import Chunk, ChunkKind, ChunkStatus
 from syncdrop.ports import Claim
 
-# DynamoDB's most items in one transaction.
+# DynamoDB's most items in one transaction, and (with room for keys and names) its 4 MB.
 TRANSACTION_ITEMS = 100
+TRANSACTION_BYTES = 3_500_000
+
+
+def _transaction_groups(chunks: list[Chunk]) -> list[list[Chunk]]:
+    groups: list[list[Chunk]] = [[]]
+    size = 0
+    for chunk in chunks:
+        weight = len(chunk.line.encode()) + len(chunk.manifest.encode()) + 1_000
+        if groups[-1] and (
+            len(groups[-1]) >= TRANSACTION_ITEMS or size + weight > TRANSACTION_BYTES
+        ):
+            groups.append([])
+            size = 0
+        groups[-1].append(chunk)
+        size += weight
+    return [group for group in groups if group]
 
 
 def _is_generation(chunk: Chunk) -> bool:
@@ -55,17 +71,17 @@ class ChunkItems(DynamoTable):
         return item
 
     def put_generation_chunks(self, chunks: list[Chunk]) -> None:
-        """Record many one-row chunks, each unless it exists: 100 conditional writes a
-        transaction; a retried intake whose transaction meets recorded ones writes one by one.
+        """Record many one-row chunks, each unless it exists: up to 100 conditional writes (and
+        under DynamoDB's 4 MB) a transaction; a retried intake whose transaction meets recorded
+        ones writes one by one.
 
         Written as UpdateItem, not PutItem: fan_out_results and reconcile create them too
         (when Sync refuses a batch for the plan), and their roles have no PutItem."""
-        items = [self._created(self._chunk_item(chunk)) for chunk in chunks]
-        for start in range(0, len(items), TRANSACTION_ITEMS):
-            group = items[start : start + TRANSACTION_ITEMS]
-            updates = [{"Update": {"TableName": self._table, **item}} for item in group]
+        for group in _transaction_groups(chunks):
+            items = [self._created(self._chunk_item(chunk)) for chunk in group]
+            updates = [{"Update": {"TableName": self._table, **item}} for item in items]
             if not self._calls.conditional("transact_write_items", TransactItems=updates):
-                for item in group:
+                for item in items:
                     self._calls.conditional("update_item", TableName=self._table, **item)
 
     @staticmethod

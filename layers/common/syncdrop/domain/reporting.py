@@ -161,6 +161,7 @@ def _compose(services: Services, job: Job, now: datetime) -> tuple[Email, JobSta
             batches=job.plan,
             verdict=job.message,
             rejections=rejections,
+            single_generations=job.route == "generate",
         )
         return email, JobStatus.VALIDATED
     return _completed(services, job, now), JobStatus.COMPLETED

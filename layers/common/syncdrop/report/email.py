@@ -185,8 +185,10 @@ def dry_run_email(
     batches: Sequence[int],
     verdict: str,
     rejections: Sequence[tuple[int, str]],
+    single_generations: bool = False,
 ) -> Email:
-    """The email for a dry run: the verdict, the planned batches and the first rejected rows."""
+    """The email for a dry run: the verdict, the planned batches (or single generations) and
+    the first rejected rows."""
     name = _display_name(file_name, key)
     parts = [f"{count(valid)} valid"]
     if rejected:
@@ -202,7 +204,11 @@ def dry_run_email(
         "",
         _table([("Rows", rows, ""), ("Valid", valid, ""), ("Rejected", rejected, "")]),
         "",
-        _batch_plan(batches),
+        (
+            f"Planned: {plural(valid, 'single generation')}, one POST /v2/generate per row."
+            if single_generations and valid
+            else _batch_plan(batches)
+        ),
     ]
     if rejections:
         shown = rejections[:REJECTIONS_SHOWN]
