@@ -39,16 +39,19 @@ class SubmissionReport:
     left_queued: int = 0
     unknown: int = 0  # chunks left SUBMITTING for the reconciler
     failed: int = 0
-    stopped_by: str = ""  # why submission stopped early: capacity, back-pressure, outage
-    # The same, per kind: batches and single generations stop for their own reasons.
+    # Why each kind stopped early: batches and single generations stop for their own reasons.
     stopped: dict[ChunkKind, str] = field(default_factory=dict)
     # Why Sync refuses this account batches (402), once known in this run ("" when it does not).
     batch_refusal: str | None = None
 
+    @property
+    def stopped_by(self) -> str:
+        """Why submission first stopped early (capacity, back-pressure, outage, ...), or ""."""
+        return next(iter(self.stopped.values()), "")
+
     def stop(self, kind: ChunkKind, reason: str) -> None:
         if reason:
             self.stopped.setdefault(kind, reason)
-            self.stopped_by = self.stopped_by or reason
 
 
 def submit_chunks(
