@@ -20,6 +20,8 @@ BENCHES = {
     "requests": "bench.request_counts",
     "webhook": "bench.webhook",
     "pipeline": "bench.pipeline",
+    "demo": "bench.demo_pipeline",
+    "validate": "bench.validate_startup",
 }
 
 

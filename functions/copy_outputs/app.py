@@ -1,4 +1,4 @@
-"""copy_outputs: each finished video streamed from Sync's expiring link into the bucket."""
+"""copy_outputs: each slice of finished videos streamed from Sync's links into the bucket."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from syncdrop.config import CopySettings
-from syncdrop.domain.copy_outputs import CopyOutcome, CopyTask, copy_output
+from syncdrop.copy_tasks import CopyTask
+from syncdrop.domain.copy_outputs import copy_slice
 from syncdrop.domain.services import Services
 from syncdrop.observability import Metric, logger, metrics
 from syncdrop.sqs_batch import PartialBatchResponse, process_sqs_batch
@@ -23,6 +24,7 @@ def runtime() -> tuple[CopySettings, Services]:
     services = build_services(
         settings,
         results_queue_url=settings.results_queue_url,
+        outputs_queue_url=settings.outputs_queue_url,
         result_url_hosts=hosts,
         copy_ledger=True,
     )
@@ -34,11 +36,16 @@ def handle_record(record: dict[str, Any]) -> None:
     task = CopyTask.from_json(record["body"])  # BadMessage: to the DLQ after retries
     logger.append_keys(job_id=task.job_id)
     attempt = int(record.get("attributes", {}).get("ApproximateReceiveCount") or "1")
-    outcome = copy_output(services, task, last_attempt=attempt >= settings.copy_attempts)
-    if outcome is not CopyOutcome.ALREADY_DONE:
-        copied = outcome is CopyOutcome.COPIED
-        name = Metric.VIDEOS_COPIED if copied else Metric.VIDEO_COPIES_FAILED
-        metrics.add_metric(name, MetricUnit.Count, 1)
+    outcome = copy_slice(
+        services,
+        task,
+        last_attempt=attempt >= settings.copy_attempts,
+        threads=settings.copy_threads,
+    )
+    if outcome.copied:
+        metrics.add_metric(Metric.VIDEOS_COPIED, MetricUnit.Count, outcome.copied)
+    if outcome.gave_up:
+        metrics.add_metric(Metric.VIDEO_COPIES_FAILED, MetricUnit.Count, outcome.gave_up)
 
 
 @metrics.log_metrics

@@ -35,6 +35,7 @@ def runtime() -> tuple[SubmitSettings, Services, IntakeLimits]:
         max_bytes=settings.batch_max_bytes,
         job_deadline_hours=settings.job_deadline_hours,
         mode=settings.submit_mode,
+        notify_rules=settings.prefix_rules,
     )
     return settings, services, limits
 

@@ -33,6 +33,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "download a finished job's results CSV from --stack",
         "syncdrop_local.stack_cli.results_cmd",
     ),
+    "subscribe": (
+        "email an address the files meant for it (or under --prefix) on --stack",
+        "syncdrop_local.stack_cli.subscribe_cmd",
+    ),
+    "cancel": (
+        "stop a job on --stack: queued chunks are never sent, open batches finish",
+        "syncdrop_local.stack_cli.cancel_cmd",
+    ),
+    "retry": (
+        "resubmit the rows Sync failed in a job (and fixed rejected rows) as a new file",
+        "syncdrop_local.stack_cli.retry_cmd",
+    ),
 }
 
 

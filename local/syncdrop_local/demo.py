@@ -11,17 +11,21 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from syncdrop.jobs import results_key
+from syncdrop.jobs import report_page_key, results_key
 from syncdrop_local.emulator import SyncEmulator
 from syncdrop_local.fault_options import add_fault_options
+from syncdrop_local.job_progress import JobProgress, ProgressReader
 from syncdrop_local.local_service import LocalService, ServiceOptions
+from syncdrop_local.progress_display import LiveProgress
 from syncdrop_local.runtime.local_runtime import LocalRuntime
 from syncdrop_local.sample import campaign_csv
 from syncdrop_local.stack_options import add_stack_options
 from syncdrop_local.state_view import job_snapshot, table_items
 
-FINAL = ("COMPLETED", "FAILED", "VALIDATED")
+FINAL = ("COMPLETED", "FAILED", "VALIDATED", "CANCELLED")
 HTTP_METHODS = ("GET ", "POST ", "PUT ")
+# Where the functions' own lines go without --verbose (in --output).
+FUNCTION_LOG = "functions.log"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=5.0,
         help="run the scheduled reconciler every this many real seconds",
     )
-    parser.add_argument("--verbose", action="store_true", help="show the functions' JSON logs")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the functions' logs and metrics, and the email, here "
+        f"(default: the logs go to OUTPUT/{FUNCTION_LOG})",
+    )
     parser.add_argument(
         "--in-process",
         action="store_true",
@@ -65,7 +74,11 @@ def _run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     service = LocalService.start(
-        ServiceOptions.from_args(args, notification_email="demo@example.com")
+        ServiceOptions.from_args(
+            args,
+            notification_email="demo@example.com",
+            function_log=None if args.verbose else out / FUNCTION_LOG,
+        )
     )
     try:
         runtime, emulator = service.runtime, service.emulator
@@ -80,18 +93,24 @@ def _run(args: argparse.Namespace) -> int:
             (out / name).write_bytes(body)
         key = f"incoming/{name}"
         runtime.stack.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
-        print(f"dropped           s3://{bucket}/{key} ({len(body):,} bytes)\n")
-        view = ProgressView(runtime, emulator)
+        print(f"dropped           s3://{bucket}/{key} ({len(body):,} bytes)")
+        if not args.verbose:
+            print(f"function logs     {out / FUNCTION_LOG} (--verbose shows them here)")
+        print(flush=True)
+        view = ProgressView(runtime, redraw=not args.verbose)
         service.run_in_background()
         finished = _wait(view, timeout=args.timeout)
         service.stop_loop()  # the outputs below read the stack alone
-        view.show()
+        view.finish()
         if not finished:
             print("the demo did not finish in time", file=sys.stderr)
             return 1
         if injected := emulator.faults.injected:
             print("faults injected   " + ", ".join(f"{k} {n}" for k, n in sorted(injected.items())))
-        return _write_outputs(runtime, emulator, out, key, started)
+        # The email's whole text on a terminal; in a pipe its subject and file.
+        return _write_outputs(
+            runtime, emulator, out, key, started, show_email=args.verbose or sys.stdout.isatty()
+        )
     finally:
         service.stop()
 
@@ -102,22 +121,32 @@ def _wait(view: ProgressView, *, timeout: float, every: float = 0.5) -> bool:
     while not view.finished():
         if time.monotonic() > deadline:
             return False
-        view.show()
         time.sleep(every)
     return True
 
 
 def _write_outputs(
-    runtime: LocalRuntime, emulator: SyncEmulator, out: Path, key: str, started: float
+    runtime: LocalRuntime,
+    emulator: SyncEmulator,
+    out: Path,
+    key: str,
+    started: float,
+    *,
+    show_email: bool,
 ) -> int:
     emails = runtime.collect_emails()
     snap = job_snapshot(runtime.stack)
     assert snap is not None  # nosec B101 # local demo, not deployed
     print(f"\n{len(emails)} email(s) sent; job {snap['status']}")
     for n, email in enumerate(emails, start=1):
-        text = f"Subject: {email.subject}\n\n{email.body}\n"
-        (out / ("email.txt" if n == 1 else f"email-{n}.txt")).write_text(text, encoding="utf-8")
-        print("-" * 72 + f"\nSubject: {email.subject}\n\n{email.body}\n" + "-" * 72)
+        text = f"To: {email.recipient}\nSubject: {email.subject}\n\n{email.body}\n"
+        target = out / ("email.txt" if n == 1 else f"email-{n}.txt")
+        target.write_text(text, encoding="utf-8")
+        if show_email:
+            print("-" * 72 + f"\n{text}" + "-" * 72)
+        else:
+            print(f"email             to {email.recipient}: {email.subject}")
+            print(f"                  {target}")
     if snap["status"] == "COMPLETED":
         s3 = runtime.stack.client("s3")
         csv_key = results_key(key)
@@ -125,6 +154,11 @@ def _write_outputs(
         target = out / csv_key.rsplit("/", 1)[-1]
         target.write_bytes(data)
         print(f"results CSV       s3://{snap['bucket']}/{csv_key} → {target}")
+        page_key = report_page_key(key)
+        page = s3.get_object(Bucket=snap["bucket"], Key=page_key)["Body"].read()
+        target = out / page_key.rsplit("/", 1)[-1]
+        target.write_bytes(page)
+        print(f"report page       s3://{snap['bucket']}/{page_key} → {target}")
     summary = run_summary(runtime, emulator, snap)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(f"summary           {out / 'summary.json'}")
@@ -160,49 +194,38 @@ def run_summary(
 
 
 class ProgressView:
-    """Prints what changed: the job, its chunks and Sync's batches."""
+    """The job's progress on stdout (progress_display): read by its key once intake has
+    recorded it, its copies counted at most once a second."""
 
-    def __init__(self, runtime: LocalRuntime, emulator: SyncEmulator) -> None:
-        self.runtime = runtime
-        self.emulator = emulator
-        self._last: list[str] = []
+    def __init__(self, runtime: LocalRuntime, *, redraw: bool = True) -> None:
+        stack = runtime.stack
+        self.stack = stack
+        self.reader = ProgressReader(
+            stack.client("dynamodb"), stack.ref("JobTable"), stack.ref("ResultsTable")
+        )
+        # With the functions' lines on stdout too, a block redrawn in place would overwrite them.
+        self.display = LiveProgress(sys.stdout, tty=None if redraw else False)
         self._job_id: str | None = None
-
-    def snapshot(self) -> dict[str, Any] | None:
-        """The job by its key once known; its chunks only while it goes in batches (a job of
-        single generations has one chunk a row: reading them all would slow the stack)."""
-        stack = self.runtime.stack
-        snap = job_snapshot(stack, self._job_id, chunks=False)
-        if snap is None:
-            return None
-        self._job_id = snap["job_id"]
-        if snap["route"] == "batch":
-            snap = job_snapshot(stack, self._job_id) or snap
-        return snap
+        self._last: JobProgress | None = None
 
     def finished(self) -> bool:
-        snap = self.snapshot()
-        return bool(snap and snap["status"] in FINAL and snap["notified"])
+        """Shows the job as it is now; True once it ended and its email is out."""
+        if self._job_id is None:
+            # Until intake records it, the job's id is unknown (moto's S3 events carry no
+            # versionId): the small table is read whole, then never again.
+            found = job_snapshot(self.stack, chunks=False)
+            if found is None:
+                return False
+            self._job_id = found["job_id"]
+        progress = self.reader.read(self._job_id)
+        if progress is None:
+            return False
+        self._last = progress
+        self.display.update(progress)
+        return progress.status in FINAL and progress.notified
 
-    def show(self) -> None:
-        snap = self.snapshot()
-        if snap is None:
-            return
-        batches = {b.id: b for b in self.emulator.batches}
-        lines = [f"job {snap['job_id']}  {snap['status']:<9} {snap['message']}"]
-        if snap["route"] == "generate":
-            lines.append(
-                f"  {snap['chunks_closed']:,} of {snap['chunk_count']:,} chunks closed; "
-                f"{self.emulator.open_generations()} single generations open at Sync"
-            )
-        for c in snap["chunks"]:
-            if c["kind"] == "GENERATION":
-                continue
-            batch = batches.get(c.get("batch_id") or "")
-            sync = f"{batch.id}  Sync: {batch.status}" if batch else ""
-            if c.get("copying"):
-                sync += "  copying videos"
-            lines.append(f"  chunk {c['number']:>3}  {c['rows']:>4} rows  {c['status']:<10} {sync}")
-        if lines != self._last:
-            print(time.strftime("%H:%M:%S"), "\n".join(lines), flush=True)
-            self._last = lines
+    def finish(self) -> None:
+        """The job as it ended (or as far as it got), whole."""
+        if self._job_id is not None:
+            self._last = self.reader.read(self._job_id) or self._last
+        self.display.finish(self._last)

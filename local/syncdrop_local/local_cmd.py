@@ -84,9 +84,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_email(number: int, written: list[Path]) -> None:
+def _report_email(number: int, written: list[Path], recipient: str) -> None:
     # On stdout under the summary; with --json, stdout is stderr by then.
-    print(f"email {number} sent: {', '.join(str(path) for path in written)}", flush=True)
+    to = f" to {recipient}" if recipient else ""
+    print(f"email {number} sent{to}: {', '.join(str(path) for path in written)}", flush=True)
 
 
 def _summary(ready: dict[str, str], args: argparse.Namespace) -> str:

@@ -25,6 +25,7 @@ from syncdrop_local.fault_options import aws_faults, set_aws_faults, sync_fault_
 from syncdrop_local.output_folder import OutputFolder
 from syncdrop_local.runtime.local_runtime import LocalRuntime, MotoServer
 from syncdrop_local.runtime.template import REGION
+from syncdrop_local.server_errors import log_server_errors
 from syncdrop_local.stack_cli.local_stack import register_stack
 
 log = logging.getLogger("syncdrop.local")
@@ -57,6 +58,7 @@ class ServiceOptions:
     notification_email: str = "local@example.com"
     output: Path | None = None  # where emails and results CSVs are written, if anywhere
     verbose: bool = False  # the functions' JSON logs and metrics, on stdout as Lambda writes them
+    function_log: Path | None = None  # without verbose: their lines go to this file instead
     # Handlers called in this process, moto open to any key: a debugger's breakpoints reach
     # them, but nothing checks their roles' grants.
     in_process: bool = False
@@ -96,16 +98,24 @@ class Every:
 
 class FunctionOutput:
     """Where the lines the functions' processes print go while the service runs: with
-    ``verbose``, to stdout as they were written (Lambda's CloudWatch lines); otherwise nowhere
-    (each function keeps its recent lines, and the service logs a failed invocation itself)."""
+    ``verbose``, to stdout as they were written (Lambda's CloudWatch lines); else to
+    ``log_file`` if given, with the service's own line on each failed invocation (the demo:
+    no log line over its progress); otherwise nowhere (each function keeps its recent lines,
+    and the service logs a failed invocation itself)."""
 
-    def __init__(self, verbose: bool) -> None:
+    def __init__(self, verbose: bool, log_file: Path | None = None) -> None:
         self._logger = logging.getLogger(FUNCTION_LOGGER)
         self._saved = (self._logger.level, self._logger.propagate)
         self._handler: logging.Handler | None = None
         self._logger.propagate = False
+        self._undo_server_errors = log_server_errors()
         if verbose:
             self._handler = logging.StreamHandler(sys.stdout)
+        elif log_file is not None:
+            self._handler = logging.FileHandler(log_file, mode="w", encoding="utf-8")
+            log.addHandler(self._handler)
+            log.propagate = False
+        if self._handler is not None:
             self._handler.setFormatter(logging.Formatter("%(message)s"))
             self._logger.addHandler(self._handler)
             self._logger.setLevel(logging.INFO)
@@ -115,6 +125,11 @@ class FunctionOutput:
     def close(self) -> None:
         if self._handler is not None:
             self._logger.removeHandler(self._handler)
+            if self._handler in log.handlers:
+                log.removeHandler(self._handler)
+                log.propagate = True
+            self._handler.close()
+        self._undo_server_errors()
         level, self._logger.propagate = self._saved
         self._logger.setLevel(level)  # setLevel, not the attribute: it clears children's caches
 
@@ -133,13 +148,15 @@ class LocalService:
         self.options = options
         self.moto, self.emulator, self.runtime = moto, emulator, runtime
         self.outputs = OutputFolder(options.output, runtime.stack) if options.output else None
-        self.on_email: Callable[[int, list[Path]], None] | None = None
+        # (number, files written, the address it went to)
+        self.on_email: Callable[[int, list[Path], str], None] | None = None
         self._schedule = Every(options.schedule_every, runtime.run_schedules)
         self._emails_seen = 0
         self._stopping = threading.Event()
         self._loop: threading.Thread | None = None
+        self._pollers: list[threading.Thread] = []
         self._stopped = False
-        self._function_output = FunctionOutput(options.verbose)
+        self._function_output = FunctionOutput(options.verbose, options.function_log)
 
     @classmethod
     def start(cls, options: ServiceOptions) -> LocalService:
@@ -224,6 +241,11 @@ class LocalService:
         Returns how many messages were delivered.
         """
         delivered = self.runtime.pump()
+        self._housekeeping()
+        return delivered
+
+    def _housekeeping(self) -> None:
+        """The schedule if due, and new emails written out."""
         self._schedule()
         emails = self.runtime.collect_emails()
         while self._emails_seen < len(emails):
@@ -234,29 +256,37 @@ class LocalService:
                 else []
             )
             if self.on_email is not None:
-                self.on_email(self._emails_seen, written)
-        return delivered
+                recipient = emails[self._emails_seen - 1].recipient
+                self.on_email(self._emails_seen, written, recipient)
 
     def run_in_background(self, pause: float = 0.05) -> None:
-        """Step on a thread of its own until ``stop_loop``; a failed round is logged, and the
-        next one runs (the functions' own failures already went back to their queues)."""
+        """Move the stack along on threads of its own until ``stop_loop``: each queue's pollers
+        on theirs (as Lambda polls each mapping on its own, a queue's slow batches never hold
+        another queue), the schedule and the emails on one more. A failed round is logged, and
+        the next one runs (the functions' own failures already went back to their queues)."""
         self._stopping.clear()
 
         def loop() -> None:
             while not self._stopping.is_set():
                 try:
-                    moved = self.step()
+                    self._housekeeping()
                 except Exception:
                     log.exception("the local stack's loop failed a round")
-                    moved = 0
-                if not moved:
-                    self._stopping.wait(pause)
+                self._stopping.wait(pause)
 
+        self._pollers = [
+            thread
+            for source in self.runtime.sqs_sources
+            for thread in source.run(self._stopping, pause=pause)
+        ]
         self._loop = threading.Thread(target=loop, name="syncdrop-local-loop", daemon=True)
         self._loop.start()
 
     def stop_loop(self) -> None:
         self._stopping.set()
+        for thread in self._pollers:
+            thread.join()
+        self._pollers = []
         if self._loop is not None:
             self._loop.join()
             self._loop = None

@@ -31,6 +31,7 @@ from tests.infra.test_least_privilege import resource_name
 from tests.reliability.test_scenarios import csv_rows, pass_the_deadline
 from tests.support.csv_files import campaign_rows, to_csv
 from tests.support.local_system import WEBHOOK_SECRET, LocalSystem, run_to_the_end
+from tests.support.report_pages import video_links
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -79,6 +80,19 @@ NOT_EXERCISED: dict[str, dict[str, str]] = {
         "sqs:GetQueueAttributes OutputsQueue": POLLER_CHECKS,
         "s3:AbortMultipartUpload UploadsBucket/outputs/*": (
             "a video goes up in parts only past 8 MB; the emulator's are a few hundred bytes"
+        ),
+        "sqs:SendMessage OutputsQueue": (
+            "a finished slice queues the next of its chain only in a chunk of more than 150 "
+            "rows (3 chains of 50); tests/e2e/test_copy_fairness.py's 400-row file does, "
+            "under this role"
+        ),
+        "dynamodb:Query ResultsTable": (
+            "only a one-row copy task of the format queued before slices counts its chunk's "
+            "pending rows; every task here is a slice"
+        ),
+        "dynamodb:GetItem JobTable": (
+            "the chunk and the job are read only for a one-row task of the earlier format or "
+            "a task without its prefix; every task here is a slice with its prefix"
         ),
     },
 }
@@ -149,9 +163,9 @@ def media_sent_as_assets(system: LocalSystem) -> None:
     assert any(item.get("assetId") == asset.id for item in inputs)
 
 
-def download_link(body: str) -> str:
+def download_link(body: str, intro: str = "Download it here") -> str:
     lines = body.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("Download it here"))
+    start = next(i for i, line in enumerate(lines) if line.startswith(intro))
     return lines[start + 1].strip()
 
 
@@ -202,6 +216,11 @@ def drive(system: LocalSystem) -> None:
         e for e in system.runtime.collect_emails() if e.attributes.get("status") != "DRY_RUN"
     ]
     assert httpx.get(download_link(report.body), timeout=10).status_code == 200
+    # The report page, and a copied video it plays from a link the report's role signed.
+    page = httpx.get(download_link(report.body, "See every row"), timeout=10)
+    assert page.status_code == 200
+    copied = [u for u in video_links(page.text).values() if "/outputs/campaign/" in u]
+    assert httpx.get(copied[0], timeout=10).status_code == 200
 
     # 3. Webhooks: a forged one (refused before any call) and a signed one naming a batch its
     #    chunk does not hold (the chunk is read to find that out).

@@ -146,9 +146,11 @@ def test_a_dropped_file_ends_in_one_email_and_its_results_csv_then_ctrl_c_stops_
     emails, results = service.output / "emails", service.output / "results"
     wait_for(lambda: files(results, "*.csv"), EMAIL_WITHIN, service, "results CSV")
     [email] = files(emails, "*.txt")
-    job_id = email.stem.split("-", 1)[1]
+    # <n>-<job id>-to-<address>.txt: the one subscriber, NotificationEmail
+    job_id, to = email.stem.split("-", 1)[1].split("-to-")
+    assert to == "local@example.com"
     text = email.read_text(encoding="utf-8")
-    assert text.startswith("Subject: syncdrop: campaign.csv")
+    assert text.startswith("To: local@example.com\nSubject: syncdrop: campaign.csv")
     assert f"job_id: {job_id}\n" in text
     assert "status: COMPLETED\n" in text
     [copied] = files(results, "*.csv")
@@ -290,6 +292,9 @@ def test_help_lists_every_command_and_validate_imports_no_moto() -> None:
         "upload": "check a file as the stack will, then upload it to --stack",
         "status": "the recent jobs of --stack, or one job and its chunks",
         "results": "download a finished job's results CSV from --stack",
+        "subscribe": "email an address the files meant for it (or under --prefix) on --stack",
+        "cancel": "stop a job on --stack: queued chunks are never sent, open batches finish",
+        "retry": "resubmit the rows Sync failed in a job (and fixed rejected rows) as a new file",
     }, listing
 
     probe = (

@@ -197,8 +197,10 @@ def test_an_unusable_file_is_refused_before_upload(
     code, out, err = syncdrop(capsys, "upload", str(notes), "--stack", STACK)
     assert (code, out) == (2, "")
     assert err == (
-        "syncdrop upload: campaign.txt: the stack picks up only files named *.csv or *.jsonl; "
-        "rename it.\n"
+        "syncdrop upload: campaign.txt was not uploaded: the stack picks up only files named "
+        "*.csv or *.jsonl, so it would ignore campaign.txt: rename it to end in .csv (or .jsonl "
+        "for Sync batch lines). From Excel, use File > Save As > CSV UTF-8 (Comma delimited) "
+        "(*.csv); Excel's 'Unicode Text' (*.txt) export is not picked up.\n"
     )
     assert incoming(system) == []
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from syncdrop.copy_tasks import CopyTask
 from syncdrop.errors import (
     StorageError,
     SyncNotFound,
@@ -20,14 +21,14 @@ from syncdrop.errors import (
 )
 from syncdrop.jobs import Chunk, ChunkKind, ChunkStatus, Job, JobStatus, UploadRef
 from syncdrop.messages import ResultsMessage
-from syncdrop.ports import Claim
+from syncdrop.ports import Claim, CopyRecord, SliceProgress
 from syncdrop.report import Email
 from syncdrop.sync_models import Batch, BatchStatus, Generation, GenerationStatus, Validated
 
 
 def _copy_job(job: Job) -> Job:
     """What a read gives back: the caller's changes are not the store's until written."""
-    return replace(job, columns=list(job.columns), plan=list(job.plan))
+    return replace(job, columns=list(job.columns), plan=list(job.plan), notify=list(job.notify))
 
 
 _to_dynamodb, _from_dynamodb = TypeSerializer(), TypeDeserializer()
@@ -74,6 +75,8 @@ class FakeJobStore:
             list(job.plan),
         )
         stored.route, stored.route_note = job.route, job.route_note
+        stored.notify, stored.notify_note = list(job.notify), job.notify_note
+        stored.retry_of = job.retry_of
         if stored.chunks_closed is None:
             stored.chunks_closed = 0
         return True
@@ -159,6 +162,9 @@ class FakeJobStore:
 
     def claim_for_submission(self, chunk: Chunk, *, limit: int, now: datetime) -> Claim:
         stored = self.chunks.get((chunk.job_id, chunk.number))
+        job = self.jobs.get(chunk.job_id)
+        if job is not None and job.cancel_requested:
+            return Claim.CANCELLED
         if stored is None or stored.status is not ChunkStatus.QUEUED:
             return Claim.NOT_QUEUED
         holders = self._holders(stored)
@@ -314,6 +320,26 @@ class FakeJobStore:
     def record_fan_out_error(self, chunk: Chunk, reason: str) -> None:
         self.chunks[(chunk.job_id, chunk.number)].fan_out_error = reason
 
+    def request_cancel(self, job_id: str, who: str) -> bool:
+        job = self.jobs.get(job_id)
+        running = (JobStatus.RECEIVED, JobStatus.RUNNING)
+        if job is None or job.notified_at is not None or job.status not in running:
+            return False
+        if job_id in self.claims:  # its report is being written
+            return False
+        job.cancel_requested = job.cancel_requested or who
+        return True
+
+    def cancel_queued_chunk(self, chunk: Chunk, *, now: datetime) -> bool:
+        moved = self._move(chunk, ChunkStatus.CANCELLED, (ChunkStatus.QUEUED,), now)
+        if moved:
+            stored = self.chunks[(chunk.job_id, chunk.number)]
+            stored.results_written = stored.copies_enqueued = stored.copies_done = True
+            job = self.jobs.get(chunk.job_id)
+            if job is not None and job.chunks_closed is not None:
+                job.chunks_closed += 1
+        return moved
+
     def fail_queued_chunk(self, chunk: Chunk, reason: str, *, now: datetime) -> bool:
         moved = self._move(chunk, ChunkStatus.FAILED, (ChunkStatus.QUEUED,), now)
         if moved:
@@ -376,6 +402,8 @@ class FakeObjectStore:
     versions: dict[str, list[bytes]] = field(default_factory=dict)
     # Uploads S3 answers 403 AccessDenied for (a role without s3:ListBucket, a missing key).
     refused: set[tuple[str, str]] = field(default_factory=set)
+    # Each upload's user metadata (x-amz-meta-*), as S3 answers it: lower-case names.
+    metadata: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
     def open_upload(self, upload: UploadRef) -> BinaryIO:
         self._refuse(upload)
@@ -383,6 +411,13 @@ class FakeObjectStore:
             return io.BytesIO(self.uploads[(upload.bucket, upload.key)])
         except KeyError:
             raise UploadMissing(upload.key) from None
+
+    def open_upload_with_metadata(self, upload: UploadRef) -> tuple[BinaryIO, dict[str, str]]:
+        return self.open_upload(upload), self.upload_metadata(upload)
+
+    def upload_metadata(self, upload: UploadRef) -> dict[str, str]:
+        self.upload_size(upload)  # missing or refused alike
+        return dict(self.metadata.get((upload.bucket, upload.key), {}))
 
     def upload_size(self, upload: UploadRef) -> int:
         self._refuse(upload)
@@ -530,22 +565,43 @@ class FakeResultLines:
 
 @dataclass
 class FakeOutputsQueue:
-    tasks: list[tuple[str, int, str]] = field(default_factory=list)
+    tasks: list[CopyTask] = field(default_factory=list)
 
-    def send_copies(
-        self, job_id: str, chunk: int, row_keys: Iterable[str], *, prefix: str | None = None
-    ) -> int:
-        keys = list(row_keys)
-        self.tasks.extend((job_id, chunk, key, prefix) for key in keys)
-        return len(keys)
+    def send_copies(self, tasks: Iterable[CopyTask]) -> int:
+        sent = list(tasks)
+        self.tasks.extend(sent)
+        return len(sent)
 
 
 @dataclass
 class FakeCopyLedger:
-    """Records a copy on the results item once; counts a chunk's pending copies by range."""
+    """Records a copy on the results item once; closes slices into a set on the chunk."""
 
     jobs: FakeJobStore
     results: FakeResultStore
+    slices_done: dict[tuple[str, int], set[int]] = field(default_factory=dict)
+
+    def rows(self, job_id: str, row_keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return {
+            k: dict(self.results.items[(job_id, k)])
+            for k in row_keys
+            if (job_id, k) in self.results.items
+        }
+
+    def record_copies(self, job_id: str, copies: Sequence[CopyRecord]) -> set[str]:
+        return {
+            c.row_key
+            for c in copies
+            if self.record_copy(job_id, 0, c.row_key, s3_uri=c.s3_uri, error=c.error)
+        }
+
+    def close_slice(self, job_id: str, chunk: int, number: int) -> SliceProgress:
+        stored = self.jobs.chunks.get((job_id, chunk))
+        if stored is None:
+            return SliceProgress(slices_done=0, copies_done=True)
+        done = self.slices_done.setdefault((job_id, chunk), set())
+        done.add(number)
+        return SliceProgress(slices_done=len(done), copies_done=stored.copies_done)
 
     def record_copy(
         self, job_id: str, chunk: int, row_key: str, *, s3_uri: str | None, error: str | None

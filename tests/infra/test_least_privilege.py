@@ -42,6 +42,7 @@ EXPECTED = {
     "SubmitBatchFunction": grants(
         (" ".join(POLL), "IntakeQueue"),
         ("dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem dynamodb:Query", "JobTable"),
+        ("dynamodb:ConditionCheckItem", "JobTable"),  # a claim checks for a cancel request
         ("dynamodb:BatchWriteItem", "ResultsTable"),
         ("secretsmanager:GetSecretValue", "SyncApiKeySecret"),
         ("sqs:SendMessage", "ResultsQueue"),
@@ -58,6 +59,7 @@ EXPECTED = {
     "FanOutResultsFunction": grants(
         (" ".join(POLL), "ResultsQueue"),
         ("dynamodb:GetItem dynamodb:UpdateItem dynamodb:Query", "JobTable"),
+        ("dynamodb:ConditionCheckItem", "JobTable"),
         ("dynamodb:Query", "JobTable/index/OpenChunks"),
         ("dynamodb:BatchWriteItem dynamodb:Query", "ResultsTable"),
         ("secretsmanager:GetSecretValue", "SyncApiKeySecret"),
@@ -69,16 +71,19 @@ EXPECTED = {
         ("s3:GetObjectVersion", "UploadsBucket/media/*"),
         ("s3:PutObject s3:AbortMultipartUpload", "UploadsBucket/results/*"),
         ("s3:GetObject s3:GetObjectVersion", "UploadsBucket/results/*"),
+        ("s3:GetObject", "UploadsBucket/outputs/*"),
     ),
     "CopyOutputsFunction": grants(
         (" ".join(POLL), "OutputsQueue"),
-        ("dynamodb:GetItem dynamodb:UpdateItem dynamodb:Query", "ResultsTable"),
+        ("dynamodb:BatchGetItem dynamodb:UpdateItem dynamodb:Query", "ResultsTable"),
         ("dynamodb:GetItem dynamodb:UpdateItem", "JobTable"),
         ("s3:PutObject s3:AbortMultipartUpload", "UploadsBucket/outputs/*"),
         ("sqs:SendMessage", "ResultsQueue"),
+        ("sqs:SendMessage", "OutputsQueue"),
     ),
     "ReconcileFunction": grants(
         ("dynamodb:GetItem dynamodb:UpdateItem dynamodb:Query", "JobTable"),
+        ("dynamodb:ConditionCheckItem", "JobTable"),
         ("dynamodb:Query", "JobTable/index/OpenChunks"),
         ("secretsmanager:GetSecretValue", "SyncApiKeySecret"),
         ("sqs:SendMessage", "ResultsQueue"),
@@ -294,11 +299,11 @@ def test_the_webhook_secret_is_granted_only_when_there_is_one():
     )
 
 
-def test_fan_out_may_queue_copies_only_while_copy_outputs_is_on():
+def test_fan_out_may_queue_copies_and_sign_their_links_only_while_copy_outputs_is_on():
     off = expand(REPO_ROOT, NO_COPIES)
     assert role_grants(off, "FanOutResultsFunctionRole", NO_COPIES) == (
         EXPECTED["FanOutResultsFunction"] | LOGS
-    ) - {"sqs:SendMessage OutputsQueue"}
+    ) - {"sqs:SendMessage OutputsQueue", "s3:GetObject UploadsBucket/outputs/*"}
 
 
 def test_every_granted_statement_says_which_code_makes_the_call(template):

@@ -299,7 +299,11 @@ def test_operations_topic_accepts_alarms_over_tls_and_emails_only_when_asked(tem
     (allow,) = [s for s in statements if s["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert "aws:SourceArn" in allow["Condition"]["ArnLike"]
-    (subscription,) = resources_of(template, "AWS::SNS::Subscription").values()
+    (subscription,) = [
+        s
+        for s in resources_of(template, "AWS::SNS::Subscription").values()
+        if s["Properties"]["TopicArn"] == {"Ref": "OperationsTopic"}
+    ]
     assert subscription["Condition"] == "HasOperationsEmail"
     assert subscription["Properties"]["TopicArn"] == {"Ref": "OperationsTopic"}
     assert template["Parameters"]["OperationsEmail"]["Default"] == ""

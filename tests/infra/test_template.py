@@ -124,9 +124,25 @@ def test_submit_batch_cannot_change_or_delete_uploads(template):
 def test_topic_is_encrypted_and_mails_the_notification_address(template):
     topic = template["Resources"]["NotificationTopic"]["Properties"]
     assert topic["KmsMasterKeyId"] == "alias/aws/sns"
-    assert topic["Subscription"] == [
-        {"Protocol": "email", "Endpoint": {"Ref": "NotificationEmail"}}
-    ]
+    assert "Subscription" not in topic  # an inline subscription cannot take a filter policy
+    subscription = template["Resources"]["NotificationEmailSubscription"]
+    assert "Condition" not in subscription
+    props = subscription["Properties"]
+    assert props["TopicArn"] == {"Ref": "NotificationTopic"}
+    assert (props["Protocol"], props["Endpoint"]) == ("email", {"Ref": "NotificationEmail"})
+    # NotificationEmailGetsAll false: only the emails of files that name nobody.
+    assert props["FilterPolicy"] == {
+        "Fn::If": [
+            "NotificationEmailGetsEveryFile",
+            {"Ref": "AWS::NoValue"},
+            {"notify": [{"exists": False}]},
+        ]
+    }
+    assert template["Conditions"]["NotificationEmailGetsEveryFile"] == {
+        "Fn::Equals": [{"Ref": "NotificationEmailGetsAll"}, "true"]
+    }
+    assert template["Parameters"]["NotificationEmailGetsAll"]["Default"] == "true"
+    assert template["Parameters"]["NotifyPrefixRules"]["Default"] == ""
 
 
 def test_webhook_secret_is_noecho_and_optional(template):

@@ -1,5 +1,6 @@
 """The adapters behind the liveness guarantee: leases, budgets and the deadline index on moto,
-the copy ledger's one-row writes and range count, and video downloads that never leak httpx."""
+the copy ledger's row writes, slices and range count, and video downloads that never leak
+httpx."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from syncdrop.adapters.dynamo_results import DynamoResultStore, row_key
 from syncdrop.adapters.result_download import ResultDownloader, ResultDownloadError
 from syncdrop.errors import TransientError
 from syncdrop.jobs import ChunkStatus, JobStatus
+from syncdrop.ports import CopyRecord, SliceProgress
 from tests.integration.test_dynamo_job_store import T0, chunk, job
 from tests.integration.test_result_download import FAST, OUTPUT_URL, SYNC_BASE, FakeResultHost
 
@@ -194,6 +196,48 @@ def test_a_copy_is_one_conditional_row_write_and_the_chunk_range_is_counted(
     stored = store.get_chunk("job-1", 1)
     assert stored is not None
     assert stored.copies_done
+
+
+def test_a_slice_is_read_in_one_request_recorded_once_and_closed_on_its_chunk(
+    store, results, ledger
+):
+    store.put_chunk(chunk("job-1", 1))
+    rows = [
+        {"row_key": row_key(n), "row_number": n, "status": "COMPLETED", "copy_status": "PENDING"}
+        for n in range(2, 62)
+    ]
+    rows.append({"row_key": row_key(62), "row_number": 62, "status": "FAILED"})
+    results.put_rows("job-1", rows)
+    keys = [row_key(n) for n in range(2, 64)]  # row 63 does not exist
+    found = ledger.rows("job-1", keys)
+    assert sorted(found) == keys[:-1]
+    assert found[row_key(2)]["copy_status"] == "PENDING"
+    assert "copy_status" not in found[row_key(62)]
+    # A row recorded before (by an earlier delivery) is left as it was; the others are recorded.
+    assert ledger.record_copy("job-1", 1, row_key(5), s3_uri=None, error="link refused")
+    copies = [
+        CopyRecord(row_key(n), f"s3://b/{n}.mp4" if n != 7 else None, None if n != 7 else "gone")
+        for n in range(2, 62)
+    ]
+    assert ledger.record_copies("job-1", copies) == {row_key(n) for n in range(2, 62)} - {
+        row_key(5)
+    }
+    assert ledger.record_copies("job-1", copies) == set()  # a redelivery records nothing
+    after = ledger.rows("job-1", keys)
+    assert after[row_key(5)]["copy_status"] == "COPY_FAILED"
+    assert after[row_key(7)]["copy_status"] == "COPY_FAILED"
+    assert {after[row_key(n)]["copy_status"] for n in (2, 6, 61)} == {"COPIED"}
+    row = results.get_row("job-1", row_key(2))
+    assert row is not None
+    assert row["s3_uri"] == "s3://b/2.mp4"
+    # Slices close into a set on the chunk: a slice closed twice counts once.
+    assert ledger.close_slice("job-1", 1, 0) == SliceProgress(slices_done=1, copies_done=False)
+    assert ledger.close_slice("job-1", 1, 0) == SliceProgress(slices_done=1, copies_done=False)
+    assert ledger.close_slice("job-1", 1, 2) == SliceProgress(slices_done=2, copies_done=False)
+    ledger.mark_copies_done("job-1", 1)
+    assert ledger.close_slice("job-1", 1, 1) == SliceProgress(slices_done=3, copies_done=True)
+    assert ledger.close_slice("job-1", 9, 0) == SliceProgress(slices_done=0, copies_done=True)
+    assert store.get_chunk("job-1", 9) is None  # a stray task creates no chunk
 
 
 # --- video downloads -----------------------------------------------------------------------------

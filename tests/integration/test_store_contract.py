@@ -128,6 +128,17 @@ def test_finish_intake_moves_a_received_job_once(jobs):
     )
 
 
+def test_who_is_told_is_kept_with_the_job(jobs):
+    job = jobs.create_job(a_job())
+    assert (job.notify, job.notify_note) == ([], "")
+    job.status, job.notify, job.notify_note = JobStatus.FAILED, ["a@x.example", "b@x.example"], "n"
+    assert jobs.finish_intake(job) is True
+    job.notify.append("c@x.example")  # the caller's copy, not the store's
+    stored = jobs.get_job("job-1")
+    assert stored is not None
+    assert (stored.notify, stored.notify_note) == (["a@x.example", "b@x.example"], "n")
+
+
 def test_finish_intake_of_an_unknown_job_is_false(jobs):
     job = a_job("never-created")
     job.status = JobStatus.RUNNING

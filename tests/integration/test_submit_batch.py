@@ -246,7 +246,7 @@ def test_a_file_that_cannot_be_read_on_its_last_receive_ends_failed_not_in_the_d
 
     h = harness_factory()
     event = h.put("incoming/busy.csv", to_csv(campaign_rows(30)))
-    monkeypatch.setattr(S3ObjectStore, "open_upload", throttled)
+    monkeypatch.setattr(S3ObjectStore, "open_upload_with_metadata", throttled)
     # Before the last receive the failure goes back to SQS, which redelivers.
     with pytest.raises(BatchProcessingError):
         h.invoke(event)

@@ -119,6 +119,40 @@ def test_a_round_runs_up_to_concurrency_batches_side_by_side(stack):
     assert left_in_queue(source) == 0
 
 
+def test_running_pollers_keep_going_while_one_batch_is_slow(stack):
+    """As Lambda's pollers: one slow invocation holds its own poller only; the other goes on
+    through the queue (a round of ``poll_once`` would wait for the slow one)."""
+    slow_may_end = threading.Event()
+    others: list[str] = []
+
+    def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        body = event["Records"][0]["body"]
+        if body == "message-0":
+            assert slow_may_end.wait(MEET_TIMEOUT), "the other poller never got through"
+        else:
+            others.append(body)
+            if len(others) == 4:
+                slow_may_end.set()
+        return {"batchItemFailures": []}
+
+    source = source_for(stack, handler, concurrency=2)
+    send(source, 5)
+    stopping = threading.Event()
+    threads = source.run(stopping, pause=0.01)
+    try:
+        assert slow_may_end.wait(MEET_TIMEOUT)
+        deadline = time.monotonic() + MEET_TIMEOUT
+        while source.handled < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        stopping.set()
+        for thread in threads:
+            thread.join()
+    assert sorted(others) == [f"message-{n}" for n in range(1, 5)]
+    assert (source.handled, source.failed) == (5, 0)
+    assert left_in_queue(source) == 0
+
+
 def test_concurrency_comes_from_the_mapping():
     assert mapping_concurrency({}) == LOCAL_CONCURRENCY
     assert mapping_concurrency({"ScalingConfig": {"MaximumConcurrency": 2}}) == 2

@@ -21,10 +21,10 @@ from syncdrop_local.emulator import verify_signature_header
 from syncdrop_local.state_view import table_items
 from tests.support.local_system import LocalSystem
 
-TERMINAL_ROW = {"COMPLETED", "FAILED", "REJECTED", "TIMED_OUT"}
-FINAL_JOB = {"COMPLETED", "FAILED", "VALIDATED"}
+TERMINAL_ROW = {"COMPLETED", "FAILED", "REJECTED", "TIMED_OUT", "CANCELLED"}
+FINAL_JOB = {"COMPLETED", "FAILED", "VALIDATED", "CANCELLED"}
 # REPLACED: a batch chunk Sync refused for the plan (402), its rows gone on as generations.
-FINAL_CHUNK = {"COMPLETED", "FAILED", "REPLACED"}
+FINAL_CHUNK = {"COMPLETED", "FAILED", "REPLACED", "CANCELLED"}
 
 
 @dataclass

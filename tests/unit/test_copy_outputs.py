@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import httpx
 import pytest
 
+from syncdrop import copy_tasks, crash_points
 from syncdrop.crash_points import SimulatedCrash
 from syncdrop.domain.completion import handle_results_message
-from syncdrop.domain.copy_outputs import CopyOutcome, CopyTask, copy_output
+from syncdrop.domain.copy_outputs import CopyTask, SliceOutcome, copy_slice
 from syncdrop.domain.fan_out import fan_out_chunk
 from syncdrop.domain.reporting import FinishOutcome, finish_job
 from syncdrop.errors import TransientError
@@ -19,6 +23,7 @@ from tests.fakes.stores import FakeCopyLedger, FakeOutputsQueue
 from tests.unit.test_completion import JOB, World, broken, done
 
 MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64
+ROWS = ("0000000002", "0000000003", "0000000004")  # c1r1, c1r2 (copied), c1r3 (failed at Sync)
 
 
 def copying_world() -> World:
@@ -42,12 +47,26 @@ def copying_world() -> World:
     return world
 
 
-def run_copies(world: World, *, last_attempt: bool = False) -> list[CopyOutcome]:
-    tasks = [CopyTask(*t) for t in world.outputs.tasks]  # type: ignore[attr-defined]
-    return [copy_output(world.services, t, last_attempt=last_attempt) for t in tasks]
+def tasks(world: World) -> list[CopyTask]:
+    return list(world.outputs.tasks)  # type: ignore[attr-defined]
 
 
-def test_fan_out_queues_one_copy_per_finished_video_and_holds_the_report():
+def run_copies(world: World, *, last_attempt: bool = False) -> list[SliceOutcome]:
+    """Every task queued, and each one a finished slice queues, in queue order."""
+    queued = world.outputs.tasks  # type: ignore[attr-defined]
+    done: list[SliceOutcome] = []
+    while len(done) < len(queued):
+        done.append(copy_slice(world.services, queued[len(done)], last_attempt=last_attempt))
+    return done
+
+
+@pytest.fixture
+def one_row_slices(monkeypatch):
+    """Slices of one row each, so a three-row chunk has three."""
+    monkeypatch.setattr(copy_tasks, "SLICE_ROWS", 1)
+
+
+def test_fan_out_queues_the_chunks_rows_as_slices_and_holds_the_report():
     world = copying_world()
     handle_results_message(
         world.services,
@@ -55,14 +74,34 @@ def test_fan_out_queues_one_copy_per_finished_video_and_holds_the_report():
         batch_concurrency=2,
         webhook_base="",
     )
-    assert world.outputs.tasks == [
-        (JOB, 1, "0000000002", "outputs/c/"),
-        (JOB, 1, "0000000003", "outputs/c/"),
-    ]  # type: ignore[attr-defined]
+    # Every row of the chunk, in order: a repair cuts the same slices.
+    assert tasks(world) == [CopyTask(JOB, 1, ROWS, "outputs/c/", slice=0, slices=1)]
     chunk = world.jobs.chunks[(JOB, 1)]
     assert (chunk.copies_done, chunk.copies_enqueued) == (False, True)
-    assert (chunk.first_row_key, chunk.last_row_key) == ("0000000002", "0000000004")
     assert world.notifier.published == []  # the email waits for the copies
+
+
+def chain(task: CopyTask) -> list[CopyTask]:
+    """The task and every task that follows it in its chain."""
+    tasks = [task]
+    while (following := tasks[-1].next_in_chain()) is not None:
+        tasks.append(following)
+    return tasks
+
+
+def test_slices_cut_every_row_in_order_into_chains():
+    keys = [f"{n:010d}" for n in range(1, 131)]
+    heads = copy_tasks.slice_tasks("j", 4, keys, prefix="outputs/x/", size=25, chains=2)
+    assert [(t.slice, t.slices, t.stride) for t in heads] == [(0, 6, 2), (1, 6, 2)]
+    everything = sorted((t for head in heads for t in chain(head)), key=lambda t: t.slice or 0)
+    assert [t.slice for t in everything] == [0, 1, 2, 3, 4, 5]
+    assert [len(t.row_keys) for t in everything] == [25, 25, 25, 25, 25, 5]
+    assert [k for t in everything for k in t.row_keys] == keys
+    assert [t.slice for t in chain(heads[0])] == [0, 2, 4]
+    assert CopyTask.from_json(heads[1].to_json()) == heads[1]
+    # A chunk of fewer slices than chains: one chain a slice.
+    few = copy_tasks.slice_tasks("j", 4, keys[:30], prefix=None, size=25, chains=3)
+    assert [(t.slice, t.then, t.stride) for t in few] == [(0, (), 2), (1, (), 2)]
 
 
 def test_copies_land_in_outputs_and_the_report_points_at_them():
@@ -73,9 +112,9 @@ def test_copies_land_in_outputs_and_the_report_points_at_them():
         batch_concurrency=2,
         webhook_base="",
     )
-    assert run_copies(world) == [CopyOutcome.COPIED, CopyOutcome.COPIED]
+    assert run_copies(world) == [SliceOutcome(copied=2, already_done=1)]
     assert world.objects.objects["outputs/c/c1r1.mp4"] == MP4
-    assert world.queue.sent[-1] == ResultsMessage.for_job(JOB)  # the last copy wakes the report
+    assert world.queue.sent[-1] == ResultsMessage.for_job(JOB)  # the last slice wakes the report
     handle_results_message(
         world.services, world.queue.sent[-1], batch_concurrency=2, webhook_base=""
     )
@@ -90,7 +129,7 @@ def test_a_redelivered_copy_task_counts_once():
     world = copying_world()
     fan_out_chunk(world.services, JOB, 1)
     run_copies(world)
-    assert run_copies(world) == [CopyOutcome.ALREADY_DONE, CopyOutcome.ALREADY_DONE]
+    assert run_copies(world) == [SliceOutcome(already_done=3)]
     assert world.jobs.chunks[(JOB, 1)].copies_done is True
     assert world.queue.sent.count(ResultsMessage.for_job(JOB)) == 1
 
@@ -101,8 +140,11 @@ def test_a_failing_copy_is_retried_then_recorded_so_the_job_still_finishes():
     world.lines.media_errors.append(TransientError("Sync's link answered 503"))
     with pytest.raises(TransientError):
         run_copies(world)  # the queue will deliver it again
+    # The other video of the slice was copied and recorded meanwhile; the chunk waits.
+    assert world.results.items[(JOB, "0000000003")]["copy_status"] == "COPIED"
+    assert world.jobs.chunks[(JOB, 1)].copies_done is False
     world.lines.media_errors.append(TransientError("Sync's link answered 503"))
-    assert run_copies(world, last_attempt=True) == [CopyOutcome.GAVE_UP, CopyOutcome.COPIED]
+    assert run_copies(world, last_attempt=True) == [SliceOutcome(gave_up=1, already_done=2)]
     row = world.results.items[(JOB, "0000000002")]
     assert row["copy_status"] == "COPY_FAILED"
     assert "503" in str(row["copy_error"])
@@ -118,22 +160,38 @@ def test_a_crash_between_closing_the_chunk_and_queueing_its_copies_is_repaired()
     del world.outputs.send_copies  # type: ignore[attr-defined]
     fan_out_chunk(world.services, JOB, 1)  # the redelivered message
     assert world.jobs.chunks[(JOB, 1)].copies_enqueued is True
-    assert len(world.outputs.tasks) == 3  # every manifest row; rows without a video do nothing  # type: ignore[attr-defined]
+    # The same slices as the first fan-out would have cut: rows without a video do nothing.
+    assert tasks(world) == [CopyTask(JOB, 1, ROWS, "outputs/c/", slice=0, slices=1)]
+    assert run_copies(world) == [SliceOutcome(copied=2, already_done=1)]
+    assert world.jobs.chunks[(JOB, 1)].copies_done is True
 
 
-def test_a_copy_task_that_is_not_one_goes_to_the_dlq():
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"job_id": "x"}',
+        '{"job_id": "x", "chunk": 1, "row_keys": [], "slice": 0, "slices": 1}',
+        '{"job_id": "x", "chunk": 1, "row_keys": ["0000000002"], "slice": 3, "slices": 3}',
+        '{"job_id": "x", "chunk": 1, "row_keys": ["0000000002"], "slice": 0}',
+        "not json",
+    ],
+    ids=["no-rows", "empty-slice", "slice-out-of-range", "no-count", "not-json"],
+)
+def test_a_copy_task_that_is_not_one_goes_to_the_dlq(body):
     with pytest.raises(BadMessage):
-        CopyTask.from_json('{"job_id": "x"}')
+        CopyTask.from_json(body)
 
 
-def test_the_chunk_is_done_only_when_its_last_copy_is_recorded():
+def test_the_chunk_is_done_only_when_its_last_slice_is_closed(one_row_slices):
     world = copying_world()
     fan_out_chunk(world.services, JOB, 1)
-    first, second = [CopyTask(*t) for t in world.outputs.tasks]  # type: ignore[attr-defined]
-    assert copy_output(world.services, first, last_attempt=False) is CopyOutcome.COPIED
+    first, second, third = tasks(world)
+    assert [t.row_keys for t in (first, second, third)] == [(k,) for k in ROWS]
+    assert copy_slice(world.services, first, last_attempt=False) == SliceOutcome(copied=1)
+    assert copy_slice(world.services, third, last_attempt=False) == SliceOutcome(already_done=1)
     assert world.jobs.chunks[(JOB, 1)].copies_done is False
     assert world.queue.sent == []
-    assert copy_output(world.services, second, last_attempt=False) is CopyOutcome.COPIED
+    assert copy_slice(world.services, second, last_attempt=False) == SliceOutcome(copied=1)
     assert world.jobs.chunks[(JOB, 1)].copies_done is True
     assert world.queue.sent == [ResultsMessage.for_job(JOB)]
 
@@ -154,7 +212,7 @@ def test_any_failure_on_the_last_attempt_is_recorded_so_the_job_still_finishes(e
     with pytest.raises(type(error)):
         run_copies(world)  # not the last attempt: the queue delivers it again
     world.lines.media_errors.append(error)
-    assert run_copies(world, last_attempt=True) == [CopyOutcome.GAVE_UP, CopyOutcome.COPIED]
+    assert run_copies(world, last_attempt=True) == [SliceOutcome(gave_up=1, already_done=2)]
     row = world.results.items[(JOB, "0000000002")]
     assert (row["copy_status"], row["output_url"]) == ("COPY_FAILED", "https://cdn/c1r1.mp4")
     assert "could not be copied" in str(row["copy_error"])
@@ -167,33 +225,33 @@ def test_any_failure_on_the_last_attempt_is_recorded_so_the_job_still_finishes(e
     assert "https://cdn/c1r1.mp4" in csv_text
 
 
-def test_a_crash_after_recording_the_last_copy_is_repaired_by_its_redelivery():
+def test_a_crash_after_recording_the_last_slice_is_repaired_by_its_redelivery(one_row_slices):
     world = copying_world()
     fan_out_chunk(world.services, JOB, 1)
-    ledger = world.services.copies
-    real = ledger.mark_copies_done  # type: ignore[union-attr]
-
-    def dies(job_id: str, chunk: int) -> None:
-        raise SimulatedCrash("copy worker killed")
-
-    ledger.mark_copies_done = dies  # type: ignore[method-assign, union-attr]
-    first, second = [CopyTask(*t) for t in world.outputs.tasks]  # type: ignore[attr-defined]
-    copy_output(world.services, first, last_attempt=False)
-    with pytest.raises(SimulatedCrash):
-        copy_output(world.services, second, last_attempt=False)
+    first, second, third = tasks(world)
+    copy_slice(world.services, first, last_attempt=False)
+    copy_slice(world.services, third, last_attempt=False)
+    crash_points.arm(crash_points.COPY_AFTER_RECORDED)
+    try:
+        with pytest.raises(SimulatedCrash):
+            copy_slice(world.services, second, last_attempt=False)
+    finally:
+        crash_points.disarm_all()
+    assert world.results.items[(JOB, "0000000003")]["copy_status"] == "COPIED"
     assert world.jobs.chunks[(JOB, 1)].copies_done is False
-    ledger.mark_copies_done = real  # type: ignore[method-assign, union-attr]
-    assert copy_output(world.services, second, last_attempt=False) is CopyOutcome.ALREADY_DONE
+    # The redelivery copies nothing again, closes the slice and so the chunk.
+    assert copy_slice(world.services, second, last_attempt=False) == SliceOutcome(already_done=1)
     assert world.jobs.chunks[(JOB, 1)].copies_done is True
     assert world.queue.sent == [ResultsMessage.for_job(JOB)]
 
 
-def test_a_copy_task_lost_to_the_dlq_is_reported_as_not_copied_at_the_deadline():
+def test_a_copy_task_lost_to_the_dlq_is_reported_as_not_copied_at_the_deadline(one_row_slices):
     world = copying_world()
     world.jobs.jobs[JOB].deadline = world.now + timedelta(hours=48)
     fan_out_chunk(world.services, JOB, 1)
-    first, _lost = [CopyTask(*t) for t in world.outputs.tasks]  # type: ignore[attr-defined]
-    copy_output(world.services, first, last_attempt=False)
+    first, _lost, third = tasks(world)
+    copy_slice(world.services, first, last_attempt=False)
+    copy_slice(world.services, third, last_attempt=False)
     assert finish_job(world.services, JOB) is FinishOutcome.NOT_YET
     world.now += timedelta(hours=48, minutes=1)
     assert world.jobs.jobs_past_deadline(now=world.now) == [JOB]
@@ -203,3 +261,91 @@ def test_a_copy_task_lost_to_the_dlq_is_reported_as_not_copied_at_the_deadline()
     assert "https://cdn/c1r2.mp4" in csv_text
     assert "s3://bkt/outputs/c/c1r1.mp4" in csv_text
     assert len(world.notifier.published) == 1
+
+
+def test_a_one_row_task_of_the_earlier_format_still_copies_and_closes_its_chunk():
+    world = copying_world()
+    fan_out_chunk(world.services, JOB, 1)
+    world.outputs.tasks.clear()  # type: ignore[attr-defined]
+    olds = [
+        CopyTask.from_json(f'{{"job_id": "{JOB}", "chunk": 1, "row_key": "{k}"}}') for k in ROWS
+    ]
+    assert [t.slices for t in olds] == [None, None, None]
+    outcomes = [copy_slice(world.services, t, last_attempt=False) for t in olds]
+    assert outcomes == [
+        SliceOutcome(copied=1),
+        SliceOutcome(copied=1),
+        SliceOutcome(already_done=1),
+    ]
+    assert world.objects.objects["outputs/c/c1r2.mp4"] == MP4  # the prefix read from the job
+    assert world.jobs.chunks[(JOB, 1)].copies_done is True
+    assert world.queue.sent.count(ResultsMessage.for_job(JOB)) >= 1
+
+
+def test_the_videos_of_a_slice_are_copied_side_by_side():
+    """Two downloads must be open at once for either to finish: one at a time would time out."""
+    world = copying_world()
+    fan_out_chunk(world.services, JOB, 1)
+    both_open = threading.Barrier(2, timeout=10)
+    real = world.lines.file_chunks
+
+    @contextmanager
+    def meeting(url: str, *, chunk_size: int = 1 << 20) -> Iterator[Iterator[bytes]]:
+        both_open.wait()  # BrokenBarrierError if the other never arrives
+        with real(url, chunk_size=chunk_size) as chunks:
+            yield chunks
+
+    world.lines.file_chunks = meeting  # type: ignore[method-assign]
+    assert run_copies(world) == [SliceOutcome(copied=2, already_done=1)]
+    assert world.jobs.chunks[(JOB, 1)].copies_done is True
+
+
+def test_a_finished_slice_queues_the_next_of_its_chain_and_the_chunk_waits_for_it(
+    one_row_slices, monkeypatch
+):
+    monkeypatch.setattr(copy_tasks, "COPY_CHAINS", 2)
+    world = copying_world()
+    fan_out_chunk(world.services, JOB, 1)
+    first, second = tasks(world)  # slices 0 and 1 queued; slice 2 follows slice 0
+    assert [(t.slice, t.then) for t in (first, second)] == [(0, ((ROWS[2],),)), (1, ())]
+    assert copy_slice(world.services, second, last_attempt=False) == SliceOutcome(copied=1)
+    assert copy_slice(world.services, first, last_attempt=False) == SliceOutcome(copied=1)
+    third = tasks(world)[-1]
+    assert (third.slice, third.row_keys, third.then) == (2, (ROWS[2],), ())
+    assert world.jobs.chunks[(JOB, 1)].copies_done is False  # slice 2 is still to come
+    assert copy_slice(world.services, third, last_attempt=False) == SliceOutcome(already_done=1)
+    assert world.jobs.chunks[(JOB, 1)].copies_done is True
+    assert world.queue.sent == [ResultsMessage.for_job(JOB)]
+
+
+def test_a_crash_before_closing_a_slice_queues_its_follower_again_harmlessly(
+    one_row_slices, monkeypatch
+):
+    monkeypatch.setattr(copy_tasks, "COPY_CHAINS", 2)
+    world = copying_world()
+    fan_out_chunk(world.services, JOB, 1)
+    first, _second = tasks(world)
+    ledger = world.services.copies
+    real = ledger.close_slice  # type: ignore[union-attr]
+
+    def dies(job_id: str, chunk: int, number: int) -> None:
+        raise SimulatedCrash("copy worker killed")
+
+    ledger.close_slice = dies  # type: ignore[method-assign, union-attr]
+    with pytest.raises(SimulatedCrash):
+        copy_slice(world.services, first, last_attempt=False)
+    ledger.close_slice = real  # type: ignore[method-assign, union-attr]
+    copy_slice(world.services, first, last_attempt=False)  # the redelivery
+    followers = [t for t in tasks(world) if t.slice == 2]
+    assert len(followers) == 2  # queued by both deliveries; the second run skips its row
+    # Slice 0 once more (queueing slice 2 a third time), slice 1, and slice 2 three times
+    # (its row failed at Sync: nothing to copy).
+    assert run_copies(world) == [
+        SliceOutcome(already_done=1),
+        SliceOutcome(copied=1),
+        SliceOutcome(already_done=1),
+        SliceOutcome(already_done=1),
+        SliceOutcome(already_done=1),
+    ]
+    assert world.jobs.chunks[(JOB, 1)].copies_done is True
+    assert world.queue.sent == [ResultsMessage.for_job(JOB)]

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from syncdrop.jobs import SubmitMode
+from syncdrop.recipients import PrefixRule, parse_prefix_rules
 
 if TYPE_CHECKING:  # the domain imports config's neighbours, not the other way at import time
     from syncdrop.domain.generation_submit import GenerationLimits
@@ -52,6 +53,11 @@ def checked_base_url(url: str) -> str:
     if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
         raise ValueError(f"{wanted}; plain http to {host} would send the API key in the clear")
     return url
+
+
+def _checked_rules(text: str) -> str:
+    parse_prefix_rules(text)  # its ValueError names the wrong rule
+    return text
 
 
 class Settings(BaseModel):
@@ -113,6 +119,13 @@ class SubmitSettings(Settings):
     job_deadline_hours: float = Field(default=48, gt=0)
     # The intake queue's maxReceiveCount: on that receive an unreadable file ends the job.
     intake_attempts: int = Field(default=5, ge=1)
+    # NotifyPrefixRules, "incoming/a/=x@y.com;incoming/b/=p@q.com": checked here, at cold start,
+    # so a typo stops the function with the rule named rather than mailing nobody.
+    notify_prefix_rules: Annotated[str, AfterValidator(_checked_rules)] = ""
+
+    @property
+    def prefix_rules(self) -> tuple[PrefixRule, ...]:
+        return parse_prefix_rules(self.notify_prefix_rules)
 
 
 class WebhookSettings(Settings):
@@ -154,6 +167,10 @@ class CopySettings(Settings):
     """copy_outputs: where videos come from and how often a copy is tried."""
 
     results_queue_url: str = Field(min_length=1)
+    # Where a finished slice queues the next slice of its chain.
+    outputs_queue_url: str = Field(min_length=1)
     result_url_hosts: str = ""
     # Tries before a copy is given up and recorded as failed (below the DLQ's receive count).
     copy_attempts: int = Field(default=3, ge=1, le=4)
+    # Videos of one slice copied at once (threads waiting on the network, one client each).
+    copy_threads: int = Field(default=8, ge=1, le=32)

@@ -14,6 +14,7 @@ class JobStatus(StrEnum):
     COMPLETED = "COMPLETED"  # every chunk terminal; the report is written
     FAILED = "FAILED"  # the file could not be used; ``message`` says why
     VALIDATED = "VALIDATED"  # a dry run finished; ``message`` holds the verdict
+    CANCELLED = "CANCELLED"  # `syncdrop cancel`: queued chunks never sent; the rest finished
 
 
 class SubmitMode(StrEnum):
@@ -39,6 +40,8 @@ class ChunkStatus(StrEnum):
     FAILED = "FAILED"
     # A batch Sync refused for the plan (402): its rows went on as single generations.
     REPLACED = "REPLACED"
+    # Its job was cancelled while it waited in the queue: never sent to Sync.
+    CANCELLED = "CANCELLED"
 
     @property
     def is_open(self) -> bool:
@@ -102,6 +105,15 @@ class Job:
     chunks_closed: int | None = None
     # When the reconciler finishes the job with what is known (JobDeadlineHours after upload).
     deadline: datetime | None = None
+    # The job whose failed rows this upload resubmits (`syncdrop retry`), "" for a new file.
+    retry_of: str = ""
+    # Who asked to cancel the job and when (`syncdrop cancel`), "" when nobody did.
+    cancel_requested: str = ""
+    # Who is told (decided at intake, so a retried or reconciler-sent email goes to the same
+    # people); empty: only subscribers without a filter on them. ``notify_note`` says which
+    # addresses in the upload's metadata were not used, for the email.
+    notify: list[str] = field(default_factory=list)
+    notify_note: str = ""
 
     def past_deadline(self, now: datetime) -> bool:
         return self.deadline is not None and now >= self.deadline
@@ -160,6 +172,11 @@ def results_key(upload_key: str) -> str:
     relative = upload_key.removeprefix("incoming/")
     stem = relative.rsplit(".", 1)[0] if "." in relative.rsplit("/", 1)[-1] else relative
     return f"results/{stem}.results.csv"
+
+
+def report_page_key(upload_key: str) -> str:
+    """The report page beside the results CSV: results/a/b.report.html."""
+    return results_key(upload_key).removesuffix(".results.csv") + ".report.html"
 
 
 def outputs_prefix(upload_key: str) -> str:

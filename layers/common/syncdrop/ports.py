@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from syncdrop.jobs import Chunk, ChunkKind, ChunkStatus, Job, JobStatus, UploadRef
 
 if TYPE_CHECKING:  # only named in signatures: a function that never reports loads no report code
+    from syncdrop.copy_tasks import CopyTask
     from syncdrop.media_files import MediaHead, MediaItem
     from syncdrop.messages import ResultsMessage
     from syncdrop.report import Email
@@ -24,10 +26,29 @@ if TYPE_CHECKING:  # only named in signatures: a function that never reports loa
     )
 
 
+@dataclass(frozen=True, slots=True)
+class CopyRecord:
+    """One row's copy, finished: where the video is now, or why it is not."""
+
+    row_key: str
+    s3_uri: str | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SliceProgress:
+    """A chunk's copy slices after one was closed: how many are done, and whether the chunk
+    was marked done already."""
+
+    slices_done: int
+    copies_done: bool
+
+
 class Claim(StrEnum):
     CLAIMED = "CLAIMED"
     NO_CAPACITY = "NO_CAPACITY"  # BatchConcurrency batches are open already
     NOT_QUEUED = "NOT_QUEUED"  # someone else moved the chunk on
+    CANCELLED = "CANCELLED"  # its job was cancelled: the chunk must never reach Sync
 
 
 class JobStore(Protocol):
@@ -70,7 +91,20 @@ class JobStore(Protocol):
         """Chunks of one kind in an open status, oldest first, from the OpenChunks index."""
         ...
 
-    def claim_for_submission(self, chunk: Chunk, *, limit: int, now: datetime) -> Claim: ...
+    def claim_for_submission(self, chunk: Chunk, *, limit: int, now: datetime) -> Claim:
+        """QUEUED → SUBMITTING with a slot, in one transaction that also checks the job has
+        no cancel request (so no chunk is claimed once `syncdrop cancel` has written it)."""
+        ...
+
+    def request_cancel(self, job_id: str, who: str) -> bool:
+        """Record who cancelled the job and when (the first request wins); False when the job
+        is missing, finished or being reported."""
+        ...
+
+    def cancel_queued_chunk(self, chunk: Chunk, *, now: datetime) -> bool:
+        """QUEUED → CANCELLED, its rows already written, counted as closed; False if it moved
+        on (claimed before the cancel request)."""
+        ...
 
     def mark_submitted(self, chunk: Chunk, batch_id: str, *, now: datetime) -> bool: ...
 
@@ -190,12 +224,23 @@ class ResultStore(Protocol):
 
 
 class OutputsQueue(Protocol):
-    def send_copies(
-        self, job_id: str, chunk: int, row_keys: Iterable[str], *, prefix: str | None = None
-    ) -> int: ...
+    def send_copies(self, tasks: Iterable[CopyTask]) -> int: ...
 
 
 class CopyLedger(Protocol):
+    def rows(self, job_id: str, row_keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The results items of these rows that exist, by row key (one consistent read)."""
+        ...
+
+    def record_copies(self, job_id: str, copies: Sequence[CopyRecord]) -> set[str]:
+        """Each row PENDING → COPIED or COPY_FAILED, once; the row keys recorded now (a row
+        closed before, by a redelivered task, is left as it is)."""
+        ...
+
+    def close_slice(self, job_id: str, chunk: int, number: int) -> SliceProgress:
+        """Mark one slice of the chunk's copies done (idempotent); what the chunk has now."""
+        ...
+
     def record_copy(
         self, job_id: str, chunk: int, row_key: str, *, s3_uri: str | None, error: str | None
     ) -> bool:
@@ -235,6 +280,14 @@ class ObjectStore(Protocol):
         ...
 
     def open_upload(self, upload: UploadRef) -> BinaryIO: ...
+
+    def open_upload_with_metadata(self, upload: UploadRef) -> tuple[BinaryIO, Mapping[str, str]]:
+        """The upload's stream and its user metadata (x-amz-meta-*), from one GetObject."""
+        ...
+
+    def upload_metadata(self, upload: UploadRef) -> Mapping[str, str]:
+        """The upload's user metadata alone (HeadObject), for a file refused before reading."""
+        ...
 
     def upload_size(self, upload: UploadRef) -> int: ...
 
@@ -331,6 +384,7 @@ class MediaAssetItems(Protocol):
 __all__ = [
     "Claim",
     "CopyLedger",
+    "CopyRecord",
     "JobStatus",
     "JobStore",
     "MediaAssetItems",
@@ -340,5 +394,6 @@ __all__ = [
     "ResultLines",
     "ResultStore",
     "ResultsQueue",
+    "SliceProgress",
     "SyncApi",
 ]

@@ -12,6 +12,7 @@ Routes (sync-api.md §1, §2):
 - ``GET /healthz`` — readiness probe.
 - the Generate API (``POST /v2/generate``, ``GET /v2/generate/{id}``, ``GET /v2/generations``),
   see :mod:`.generate_api`.
+- ``POST /v2/analyze/cost`` — Sync's cost estimate for a generation body, see :mod:`.cost_api`.
 - ``/v2/assets/...``, the signed ``PUT /uploads/{token}`` and ``GET /files/...`` — the Assets
   API (:mod:`.assets`); a batch line naming an ``assetId`` its API key never registered is a 400.
 
@@ -36,6 +37,7 @@ from . import errors
 from .assets import AssetRoutes
 from .batches import BATCH_STATUSES, Batch, BatchStore
 from .clock import Clock, parse_iso8601
+from .cost_api import CostRoutes
 from .faults import CreateFault, FaultPlan
 from .generate_api import GenerateRoutes
 from .generations import GenerationStore
@@ -151,6 +153,7 @@ class SyncApi:
             slowed=self._slowed,
             assets=self.assets,
         )
+        self.cost = CostRoutes(settings=settings, assets=self.assets)
 
     # -- urls ---------------------------------------------------------------------------------
 
@@ -217,6 +220,9 @@ class SyncApi:
         generate_answer = self.generate.handle(request)
         if generate_answer is not None:
             return generate_answer
+        cost_answer = self.cost.handle(request)
+        if cost_answer is not None:
+            return cost_answer
         if _BATCH_COLLECTION.match(request.path):
             if request.method == "POST":
                 return self._slowed("create", lambda: self.create(request))

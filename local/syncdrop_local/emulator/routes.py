@@ -14,6 +14,7 @@ ROUTE_TEMPLATES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^/v2/generate/?$"), "/v2/generate"),
     (re.compile(r"^/v2/generate/[^/]+/?$"), "/v2/generate/{id}"),
     (re.compile(r"^/v2/generations/?$"), "/v2/generations"),
+    (re.compile(r"^/v2/analyze/cost/?$"), "/v2/analyze/cost"),
     (re.compile(r"^/signed/[^/]+/result\.jsonl$"), "/signed/{id}/result.jsonl"),
     (re.compile(r"^/media/[^/]+\.mp4$"), "/media/{id}.mp4"),
 )

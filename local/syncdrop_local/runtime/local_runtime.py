@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 
 from syncdrop.crash_points import SimulatedCrash
-from syncdrop_local.runtime import iam_roles, moto_fidelity, moto_iam
+from syncdrop_local.runtime import iam_roles, moto_email_inbox, moto_fidelity, moto_iam
 from syncdrop_local.runtime.function_kind import Invocable
 from syncdrop_local.runtime.http_front import HttpFront
 from syncdrop_local.runtime.invoke import LocalFunction
@@ -99,11 +99,13 @@ def _poller_client(stack: LocalStack, spec: FunctionSpec) -> Any:
 
 @dataclass(frozen=True)
 class CapturedEmail:
-    """What the NotificationEmail subscriber would have received."""
+    """What one email subscriber of the stack's topics would have received."""
 
     subject: str
     body: str
     attributes: dict[str, str]
+    # The subscribed address it went to (one email per subscriber, as SNS sends them).
+    recipient: str = ""
 
 
 @dataclass
@@ -212,19 +214,17 @@ class LocalRuntime:
         return f"{self.front.url}/sync/webhook"
 
     def _capture_email(self) -> str | None:
-        """An SQS subscription on each topic with an email subscriber stands in for the inbox."""
+        """One queue stands in for every inbox: each email subscription of the stack's topics
+        (the template's and any added later, e.g. by `syncdrop subscribe`) delivers into it
+        what SNS would mail that address, its filter policy applied."""
         topics = [
             self.stack.ref(name)
             for name, resource in self.stack.template["Resources"].items()
-            if resource["Type"] == "AWS::SNS::Topic"
-            and any(
-                s.get("Protocol") == "email"
-                for s in resource.get("Properties", {}).get("Subscription", [])
-            )
+            if resource["Type"] == "AWS::SNS::Topic" and name in self.stack.resolver.refs
         ]
         if not topics:
             return None
-        sqs, sns = self.stack.client("sqs"), self.stack.client("sns")
+        sqs = self.stack.client("sqs")
         url = sqs.create_queue(QueueName=f"{self.stack.resolver.stack_name}-email-inbox")[
             "QueueUrl"
         ]
@@ -232,7 +232,7 @@ class LocalRuntime:
             "QueueArn"
         ]
         for topic in topics:
-            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+            moto_email_inbox.deliver_to(topic, arn)
         return str(url)
 
     def collect_emails(self) -> list[CapturedEmail]:
@@ -247,12 +247,10 @@ class LocalRuntime:
                 envelope = json.loads(message["Body"])
                 self.emails.append(
                     CapturedEmail(
-                        subject=envelope.get("Subject", ""),
-                        body=envelope.get("Message", ""),
-                        attributes={
-                            k: v.get("Value", "")
-                            for k, v in envelope.get("MessageAttributes", {}).items()
-                        },
+                        subject=envelope["subject"],
+                        body=envelope["message"],
+                        attributes=envelope["attributes"],
+                        recipient=envelope["recipient"],
                     )
                 )
                 sqs.delete_message(

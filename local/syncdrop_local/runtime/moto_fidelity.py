@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from syncdrop_local.runtime import moto_transactions
+from syncdrop_local.runtime import moto_email_inbox, moto_transactions
 
 _lock = threading.Lock()
 _installed = False
@@ -26,6 +26,7 @@ def install() -> None:
         _deny_missing_objects_when_asked()
         _route_keys_with_line_breaks()
         moto_transactions.install()
+        moto_email_inbox.install()
         _installed = True
 
 

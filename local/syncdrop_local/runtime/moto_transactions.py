@@ -4,8 +4,8 @@ DynamoDB commits or cancels a transaction on its items alone. moto 5.2.5 keeps a
 deep-copying each table a transaction names, once per transaction item: with a job's 1,200
 one-row chunks in the job table, every claim, close and adoption copied the whole table two or
 three times (seconds a transaction, gigabytes of garbage), which no deployed stack pays. Here
-the same rollback copies only the items the transaction names; the rest of the table is shared,
-as no write of the transaction can reach it.
+the same rollback copies only the items the transaction names, once per table; the rest of the
+table is shared, as no write of the transaction can reach it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,12 @@ class _CopyInTransactions:
 
         touched = getattr(_local, "touched", None)
         if touched is not None and isinstance(value, Table):
-            return _rollback_copy(value, touched.get(value.name, []))
+            # moto backs a table up once per transaction item, all before the first write: one
+            # copy per table is the same rollback (25 updates of one table, 25 copies saved).
+            saved: dict[str, Any] = _local.saved
+            if value.name not in saved:
+                saved[value.name] = _rollback_copy(value, touched.get(value.name, []))
+            return saved[value.name]
         return copy.deepcopy(value, memo)
 
 
@@ -83,10 +88,12 @@ def install() -> None:
 
         def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
             _local.touched = _named_keys(self, transact_items)
+            _local.saved = {}
             try:
                 original(self, transact_items)
             finally:
                 _local.touched = None
+                _local.saved = {}
 
         setattr(backend_module, "copy", _CopyInTransactions())  # noqa: B010 - a module global
         DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]

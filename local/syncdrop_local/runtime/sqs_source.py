@@ -33,6 +33,10 @@ LOCAL_RETRY_DELAY = 1
 # Batches at once when the mapping names no ScalingConfig.MaximumConcurrency (Lambda would
 # scale further; a few are enough to meet concurrent handlers on two cores).
 LOCAL_CONCURRENCY = 5
+# The longest an idle poller waits before it receives again: a mapping's first poller (how
+# late a message on an idle queue may be noticed), and the others (woken when there is work).
+FIRST_IDLE_WAIT = 0.25
+OTHER_IDLE_WAIT = 1.0
 
 
 def mapping_concurrency(properties: dict[str, Any], reserved: int | None = None) -> int:
@@ -133,8 +137,49 @@ class SqsEventSource:
         """Deliver one round: up to ``concurrency`` batches, invoked side by side (and any
         receive the faults add); return when every invocation is over, with how many messages
         were delivered."""
+        return self._poll(max(1, self.concurrency))
+
+    def run(self, stopping: threading.Event, *, pause: float = 0.05) -> list[threading.Thread]:
+        """Poll as Lambda's pollers do, until ``stopping`` is set: ``concurrency`` workers, each
+        invoking one batch after another, so a slow batch holds no other (``poll_once`` waits
+        for its whole round). An idle worker asks less and less often (every request to moto
+        waits for its one lock), up to ``FIRST_IDLE_WAIT`` for the first worker and
+        ``OTHER_IDLE_WAIT`` for the rest, which a worker that receives messages wakes at once."""
+        more = threading.Condition()
+
+        def worker(number: int) -> None:
+            idle = pause
+            cap = FIRST_IDLE_WAIT if number == 0 else OTHER_IDLE_WAIT
+            while not stopping.is_set():
+                try:
+                    moved = self._poll(1)
+                except Exception:
+                    log.exception("%s: a receive failed", self.function.spec.logical_id)
+                    moved = 0
+                if moved:
+                    idle = pause
+                    with more:
+                        more.notify_all()  # there may be more: the idle workers ask now
+                    continue
+                idle = min(idle * 2, max(pause, cap))
+                if number == 0:
+                    stopping.wait(idle)
+                else:
+                    with more:
+                        more.wait(idle)
+
+        name = self.function.spec.logical_id
+        threads = [
+            threading.Thread(target=worker, args=(n,), name=f"poller-{name}-{n}", daemon=True)
+            for n in range(max(1, self.concurrency))
+        ]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    def _poll(self, batches: int) -> int:
         deliveries: list[Delivery] = []
-        for _ in range(max(1, self.concurrency)):
+        for _ in range(batches):
             delivery = self._receive()
             if delivery is None:
                 break

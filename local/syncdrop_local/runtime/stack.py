@@ -288,6 +288,7 @@ def _create(stack: LocalStack, logical_id: str, resource: dict[str, Any], names:
             r.resolve(props["Protocol"]),
             r.resolve(props["Endpoint"]),
             r.resolve(props["TopicArn"]),
+            filter_policy=r.resolve(props.get("FilterPolicy")),
         )
     elif kind == "AWS::S3::Bucket":
         _create_bucket(stack, logical_id, props, names(logical_id, 63).lower())
@@ -325,11 +326,20 @@ def _create_bucket(stack: LocalStack, logical_id: str, props: dict[str, Any], bu
         )
 
 
-def _subscribe(stack: LocalStack, protocol: str, endpoint: str, topic_arn: str) -> None:
-    # Email cannot leave this machine: the local runtime captures the topic through SQS instead.
-    if protocol == "email":
-        return
-    stack.client("sns").subscribe(TopicArn=topic_arn, Protocol=protocol, Endpoint=endpoint)
+def _subscribe(
+    stack: LocalStack,
+    protocol: str,
+    endpoint: str,
+    topic_arn: str,
+    *,
+    filter_policy: dict[str, Any] | None = None,
+) -> None:
+    # Email subscriptions too: the local runtime delivers them to its inbox queue, each by its
+    # own filter policy (moto_email_inbox), so who received what is what AWS would send.
+    attributes = {"FilterPolicy": json.dumps(filter_policy)} if filter_policy else {}
+    stack.client("sns").subscribe(
+        TopicArn=topic_arn, Protocol=protocol, Endpoint=endpoint, Attributes=attributes
+    )
 
 
 def _function(

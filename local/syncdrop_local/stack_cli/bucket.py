@@ -12,10 +12,9 @@ from botocore.exceptions import ClientError
 
 from syncdrop.jobs import UploadRef
 from syncdrop_local.stack_cli.errors import StackCliError
+from syncdrop_local.upload_names import PICKED_UP
 
 INCOMING = "incoming/"
-# The uploads bucket's notification filter in template.yaml: only these become jobs.
-PICKED_UP = (".csv", ".jsonl")
 # S3 compares If-Unmodified-Since to the second; the CSV is written just before notified_at.
 _CLOCK_SLACK = timedelta(seconds=1)
 

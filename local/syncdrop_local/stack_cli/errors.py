@@ -39,6 +39,13 @@ IAM_ACTIONS = {
     "ListObjectVersions": "s3:ListBucketVersions",
     "GetItem": "dynamodb:GetItem",
     "Query": "dynamodb:Query",
+    "UpdateItem": "dynamodb:UpdateItem",
+    "SendMessage": "sqs:SendMessage",
+    "ListObjectsV2": "s3:ListBucket",
+    "Subscribe": "sns:Subscribe",
+    "ListSubscriptionsByTopic": "sns:ListSubscriptionsByTopic",
+    "SetSubscriptionAttributes": "sns:SetSubscriptionAttributes",
+    "GetSubscriptionAttributes": "sns:GetSubscriptionAttributes",
 }
 _LOGIN = "run `aws sso login` or `aws configure`, or pass --profile"
 

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from syncdrop.adapters.dynamo_jobs import DynamoJobStore
 from syncdrop.jobs import Chunk, Job, JobStatus
+from syncdrop_local.job_progress import ProgressReader
 from syncdrop_local.stack_cli.errors import StackCliError
 from syncdrop_local.stack_cli.stack import Aws, Stack
 
-FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.VALIDATED)
+FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.VALIDATED, JobStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ class JobProgress:
 
 def job_store(aws: Aws, stack: Stack) -> DynamoJobStore:
     return DynamoJobStore(aws.client("dynamodb"), stack.job_table)
+
+
+def progress_reader(aws: Aws, stack: Stack) -> ProgressReader:
+    """Rows done and videos copied, counted on the results table (Query, by key)."""
+    return ProgressReader(aws.client("dynamodb"), stack.job_table, stack.results_table)
 
 
 def find_job(store: DynamoJobStore, job_id: str) -> JobProgress | None:

@@ -3,27 +3,38 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
-from syncdrop.adapters.policy import DEFAULT_POLICY
 from syncdrop.errors import StorageError
-from syncdrop_local.stack_cli.errors import StackCliError, explain
 
 
-def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", required=True, help="the CloudFormation stack's name")
-    parser.add_argument("--region", help="its AWS region (default: the profile's or AWS_REGION)")
+def add_stack_arguments(
+    parser: argparse.ArgumentParser, *, required: bool = True, stack_help: str = ""
+) -> None:
+    parser.add_argument(
+        "--stack", required=required, help=stack_help or "the CloudFormation stack's name"
+    )
+    parser.add_argument(
+        "--region",
+        help="its AWS region (default: AWS_REGION, then AWS_DEFAULT_REGION, then the profile's)",
+    )
     parser.add_argument("--profile", help="the AWS profile to use (default: the usual chain)")
     parser.add_argument(
         "--endpoint-url",
         help="another AWS endpoint, e.g. moto's for the local stack (default: AWS_ENDPOINT_URL)",
     )
+
+
+def region_from(flag: str | None, environ: Mapping[str, str]) -> str | None:
+    """--region, else AWS_REGION; None leaves boto3 to AWS_DEFAULT_REGION and the profile.
+
+    boto3 reads only AWS_DEFAULT_REGION; the AWS CLI v2 and Lambda set and prefer AWS_REGION.
+    """
+    return flag or environ.get("AWS_REGION") or None
 
 
 @dataclass
@@ -36,11 +47,18 @@ class Aws:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Aws:
-        session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+        # boto3 here, not at the top: `syncdrop validate` imports this module for its options.
+        import boto3
+
+        session = boto3.session.Session(
+            profile_name=args.profile, region_name=region_from(args.region, os.environ)
+        )
         return cls(session=session, endpoint_url=args.endpoint_url or None)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
+            from syncdrop.adapters.policy import DEFAULT_POLICY
+
             self._clients[service] = self.session.client(
                 service, endpoint_url=self.endpoint_url, config=DEFAULT_POLICY.boto_config()
             )
@@ -60,6 +78,8 @@ class Stack:
         try:
             return self.outputs[key]
         except KeyError:
+            from syncdrop_local.stack_cli.errors import StackCliError
+
             raise StackCliError(
                 f"stack {self.name} ({self.status}) has no output {key}: "
                 "is it a syncdrop stack, and fully deployed?"
@@ -73,8 +93,16 @@ class Stack:
     def job_table(self) -> str:
         return self.output("JobTableName")
 
+    @property
+    def results_table(self) -> str:
+        return self.output("ResultsTableName")
+
 
 def find_stack(aws: Aws, name: str) -> Stack:
+    from botocore.exceptions import ClientError
+
+    from syncdrop_local.stack_cli.errors import StackCliError
+
     try:
         answer = aws.client("cloudformation").describe_stacks(StackName=name)
     except ClientError as error:
@@ -101,6 +129,10 @@ def find_stack(aws: Aws, name: str) -> Stack:
 
 def run_on_stack(args: argparse.Namespace, action: Callable[[Aws, Stack], int]) -> int:
     """Find ``--stack`` and run ``action``; a failure a person can fix is one line, exit 2."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from syncdrop_local.stack_cli.errors import StackCliError, explain
+
     try:
         aws = Aws.from_args(args)
         return action(aws, find_stack(aws, args.stack))

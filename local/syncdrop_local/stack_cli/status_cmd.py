@@ -1,14 +1,26 @@
-"""`syncdrop status [JOB] --stack S`: the recent jobs, or one job with its chunks."""
+"""`syncdrop status [JOB] --stack S [--watch]`: the recent jobs, or one job with its chunks
+(followed until it ends with --watch)."""
 
 from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
 
-from syncdrop.jobs import JobStatus, results_key
+from syncdrop.jobs import JobStatus, outputs_prefix, results_key
+from syncdrop_local.job_progress import CopyCount
+from syncdrop_local.job_progress import JobProgress as Counts
+from syncdrop_local.progress_display import copies_text
 from syncdrop_local.stack_cli.bucket import recent_uploads
-from syncdrop_local.stack_cli.jobs_view import JobProgress, find_job, job_store, load_job
+from syncdrop_local.stack_cli.errors import StackCliError
+from syncdrop_local.stack_cli.jobs_view import (
+    JobProgress,
+    find_job,
+    job_store,
+    load_job,
+    progress_reader,
+)
 from syncdrop_local.stack_cli.stack import Aws, Stack, add_stack_arguments, run_on_stack
+from syncdrop_local.stack_cli.watch import watch
 
 MAX_LIMIT = 100
 
@@ -28,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=10,
         help=f"how many recent uploads to show (default: %(default)s, at most {MAX_LIMIT})",
     )
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="follow JOB until it ends; the exit code says how (docs/cli.md)",
+    )
     add_stack_arguments(parser)
 
 
@@ -36,8 +53,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace, aws: Aws, stack: Stack) -> int:
+    if args.watch:
+        if not args.job:
+            raise StackCliError("--watch follows one job: give its id (job-…).")
+        return watch(aws, stack, args.job)
     if args.job:
-        show_job(load_job(job_store(aws, stack), args.job, stack), stack)
+        progress = load_job(job_store(aws, stack), args.job, stack)
+        show_job(progress, stack, progress_reader(aws, stack).read(args.job))
     else:
         show_recent(aws, stack, args.limit)
     return 0
@@ -54,6 +76,7 @@ def show_recent(aws: Aws, stack: Stack, limit: int) -> None:
         print(f"no uploads under s3://{stack.uploads_bucket}/incoming/ yet.")
         return
     store = job_store(aws, stack)
+    reader = progress_reader(aws, stack)
     print(
         f"{'JOB':<28}  {'STATUS':<9}  {'ROWS':>7}  {'VALID':>7}  {'REJECTED':>8}  "
         f"{'CHUNKS':>7}  {'UPLOADED':<23}  FILE"
@@ -69,9 +92,20 @@ def show_recent(aws: Aws, stack: Stack, limit: int) -> None:
                 f"{progress.chunks_shown:>7}"
             )
         print(f"{upload.job_id:<28}  {counts}  {_when(upload.uploaded_at):<23}  {upload.key}")
+        counted = reader.read(upload.job_id) if progress and _copying(progress) else None
+        if counted is not None:
+            copies = counted.totals.copies
+            print(f"{'':<28}  copying videos: {copies.over:,} of {copies.to_copy:,} copied")
 
 
-def show_job(progress: JobProgress, stack: Stack) -> None:
+def _copying(progress: JobProgress) -> bool:
+    """Running with every row written, some videos still being copied into the bucket."""
+    return progress.job.status is JobStatus.RUNNING and any(
+        c.results_written and not c.copies_done for c in progress.chunks
+    )
+
+
+def show_job(progress: JobProgress, stack: Stack, counts: Counts | None = None) -> None:
     job, upload = progress.job, progress.job.upload
     print(f"job       {job.job_id}  {job.status.value}")
     version = f" (version {upload.version_id})" if upload.version_id else ""
@@ -82,16 +116,32 @@ def show_job(progress: JobProgress, stack: Stack) -> None:
         print("chunks    none: a dry run creates no batch")
     else:
         print(f"chunks    {progress.chunks_done} of {progress.chunks_total} done")
+    totals = counts.totals if counts else None
+    if totals and totals.copies.to_copy:
+        copied = copies_text(totals).replace("videos copied", "copied", 1)
+        still = "; still copying" if totals.copying else ""
+        where = f"s3://{upload.bucket}/outputs/{outputs_prefix(upload.key)}/"
+        print(f"videos    {copied} into {where}{still}")
     if job.message:
         print(f"message   {job.message}")
-    if job.status is JobStatus.COMPLETED:
+    if job.retry_of:
+        print(f"retry of  {job.retry_of}")
+    if job.cancel_requested:
+        print(f"cancelled by {job.cancel_requested}")
+    if job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED):
         print(f"results   s3://{upload.bucket}/{results_key(upload.key)}")
         print(f"          syncdrop results {job.job_id} --stack {stack.name}")
     if progress.chunks:
         print()
-        print(f"{'CHUNK':>5}  {'ROWS':>5}  {'STATUS':<10}  {'BATCH':<36}  SYNC")
+        copies = {c.number: c.copies for c in counts.chunks if c.number} if counts else {}
+        print(f"{'CHUNK':>5}  {'ROWS':>5}  {'STATUS':<10}  {'BATCH':<36}  {'SYNC':<10}  VIDEOS")
         for chunk in progress.chunks:
             print(
                 f"{chunk.number:>5}  {chunk.rows:>5}  {chunk.status.value:<10}  "
-                f"{chunk.batch_id or '-':<36}  {chunk.last_sync_status or '-'}"
+                f"{chunk.batch_id or '-':<36}  {chunk.last_sync_status or '-':<10}  "
+                f"{_copied(copies.get(chunk.number))}"
             )
+
+
+def _copied(copies: CopyCount | None) -> str:
+    return f"{copies.over}/{copies.to_copy}" if copies and copies.to_copy else "-"

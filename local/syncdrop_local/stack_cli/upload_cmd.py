@@ -8,10 +8,13 @@ from typing import Literal
 
 from syncdrop.domain.intake import too_big
 from syncdrop.jobs import UploadRef
-from syncdrop_local.stack_cli.bucket import PICKED_UP, upload_key
+from syncdrop.recipients import MAX_RECIPIENTS, NOTIFY_METADATA, parse_addresses
+from syncdrop.report.wording import plural
+from syncdrop_local.stack_cli.bucket import upload_key
 from syncdrop_local.stack_cli.errors import StackCliError
 from syncdrop_local.stack_cli.limits import intake_limits
 from syncdrop_local.stack_cli.stack import Aws, Stack, add_stack_arguments, run_on_stack
+from syncdrop_local.upload_names import ignored_name_reason
 from syncdrop_local.validate_cmd import FileCheck, check_file
 
 _REJECTIONS_SHOWN = 5
@@ -28,6 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--key-prefix", default="", help="a folder under incoming/ (e.g. campaigns/june)"
     )
+    parser.add_argument(
+        "--notify",
+        action="append",
+        default=[],
+        metavar="EMAIL",
+        help=(
+            "who gets this file's email (repeat it or separate with commas); each address must "
+            "be subscribed (`syncdrop subscribe EMAIL`). Sent as S3 metadata x-amz-meta-notify"
+        ),
+    )
     add_stack_arguments(parser)
 
 
@@ -38,10 +51,9 @@ def run(args: argparse.Namespace) -> int:
 
 def upload(args: argparse.Namespace, aws: Aws, stack: Stack) -> int:
     path: Path = args.file
-    if not path.name.endswith(PICKED_UP):
-        raise StackCliError(
-            f"{path.name}: the stack picks up only files named *.csv or *.jsonl; rename it."
-        )
+    ignored = ignored_name_reason(path.name)
+    if ignored is not None:
+        raise StackCliError(f"{path.name} was not uploaded: {ignored}")
     try:
         size = path.stat().st_size
     except OSError as error:
@@ -49,6 +61,7 @@ def upload(args: argparse.Namespace, aws: Aws, stack: Stack) -> int:
     limits = intake_limits(stack)
     if size > limits.max_upload_bytes:
         raise StackCliError(f"{path.name}: {too_big(size, limits.max_upload_bytes)}")
+    notify = _notify_metadata(args.notify)
     bucket = stack.uploads_bucket
     key = upload_key(path.name, dry_run=args.dry_run, prefix=args.key_prefix)
     # Read as the stack will read it: the key's name decides (syncdrop.jobs.UploadRef.kind).
@@ -70,10 +83,12 @@ def upload(args: argparse.Namespace, aws: Aws, stack: Stack) -> int:
 
     with path.open("rb") as body:
         answer = aws.client("s3").put_object(
-            Bucket=bucket, Key=key, Body=body, ContentType=_CONTENT_TYPES[kind]
+            Bucket=bucket, Key=key, Body=body, ContentType=_CONTENT_TYPES[kind], Metadata=notify
         )
     version = answer.get("VersionId")
     print(f"uploaded  s3://{bucket}/{key}")
+    if notify:
+        print(f"notify    {notify[NOTIFY_METADATA].replace(',', ', ')}")
     print(f"version   {version or '(the bucket is not versioned)'}")
     if version:
         job_id = UploadRef(bucket, key, version).job_id
@@ -84,6 +99,18 @@ def upload(args: argparse.Namespace, aws: Aws, stack: Stack) -> int:
     return 0
 
 
+def _notify_metadata(values: list[str]) -> dict[str, str]:
+    """--notify values as the metadata the stack reads; a wrong address stops the upload."""
+    parsed = parse_addresses(",".join(values))
+    if parsed.invalid:
+        wrong = ", ".join(repr(text) for text in parsed.invalid)
+        raise StackCliError(f"--notify: {wrong} is not an email address; nothing was uploaded.")
+    if len(parsed.valid) > MAX_RECIPIENTS:
+        raise StackCliError(f"--notify names more than {MAX_RECIPIENTS} addresses.")
+    # S3 user metadata is ASCII in an HTTP header: the addresses the pattern accepts are.
+    return {NOTIFY_METADATA: ",".join(parsed.valid)} if parsed.valid else {}
+
+
 def _print_check(path: Path, check: FileCheck) -> None:
     noun, rejected = check.noun, len(check.errors)
     for error in check.errors[:_REJECTIONS_SHOWN]:
@@ -91,7 +118,7 @@ def _print_check(path: Path, check: FileCheck) -> None:
         print(f"  {noun} {error['row']}{who}: {error['reason']}")
     if rejected > _REJECTIONS_SHOWN:
         print(f"  … and {rejected - _REJECTIONS_SHOWN:,} more (the results CSV lists every one)")
-    print(f"{path.name}: {check.rows:,} {noun}s, {check.valid:,} valid, {rejected:,} rejected.")
+    print(f"{path.name}: {plural(check.rows, noun)}, {check.valid:,} valid, {rejected:,} rejected.")
     if check.route is not None and check.route.by_generate:
         print(f"planned: {check.valid:,} single generations. {check.route.reason}")
     if check.batches:

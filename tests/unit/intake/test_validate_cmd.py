@@ -46,6 +46,7 @@ def test_a_clean_file_exits_0_with_its_batch_plan(
         "path_reason": "510 valid rows: enough for Sync batches (at least 20).",
         "errors": [],
         "file_error": None,
+        "notes": [],
     }
 
 
@@ -185,8 +186,13 @@ def test_jsonl_files_are_validated_by_extension_or_content(
 
     assert upload_kind(named) == "jsonl"
     assert upload_kind(unnamed) == "jsonl"
-    assert validate(unnamed, "--json") == 0
+    assert validate(named, "--json") == 0
     assert json.loads(capsys.readouterr().out)["valid"] == 20
+    # Read by its content, but refused: the stack never picks up a .txt upload.
+    assert validate(unnamed, "--json") == 2
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] == 20
+    assert "it would ignore batch.txt" in report["file_error"]
 
 
 def test_an_excel_unicode_text_file_is_sniffed_as_csv(tmp_path: Path) -> None:

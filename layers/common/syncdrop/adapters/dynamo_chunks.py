@@ -226,13 +226,24 @@ class ChunkItems(DynamoTable):
                             "ExpressionAttributeValues": values,
                         }
                     },
+                    # `syncdrop cancel` sets cancel_requested with one conditional write:
+                    # serialized against this transaction, so no claim succeeds after it.
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._table,
+                            "Key": keys.job_key(chunk.job_id),
+                            "ConditionExpression": "attribute_not_exists(cancel_requested)",
+                        }
+                    },
                 ],
             )
             return Claim.CLAIMED
         except ClientError as exc:  # a failed condition; conflicts were retried in _calls
-            # Reasons come in TransactItems order: the slot first, then the chunk.
+            # Reasons come in TransactItems order: the slot, the chunk, then the job.
             reasons = cancellation_reasons(exc)
-            if len(reasons) == 2 and reasons[1] == "ConditionalCheckFailed":
+            if len(reasons) == 3 and reasons[2] == "ConditionalCheckFailed":
+                return Claim.CANCELLED
+            if len(reasons) >= 2 and reasons[1] == "ConditionalCheckFailed":
                 return Claim.NOT_QUEUED
             if reasons and reasons[0] == "ConditionalCheckFailed":
                 return Claim.NO_CAPACITY
@@ -322,6 +333,19 @@ class ChunkItems(DynamoTable):
         # A QUEUED chunk holds no slot.
         return self._move_noting(
             chunk, ChunkStatus.FAILED, (ChunkStatus.QUEUED,), why, now=now, release=False
+        )
+
+    def cancel_queued_chunk(self, chunk: Chunk, *, now: datetime) -> bool:
+        # A QUEUED chunk holds no slot; its rows were written just before, so it closes whole.
+        return self._transition(
+            chunk,
+            to=ChunkStatus.CANCELLED,
+            allowed_from=(ChunkStatus.QUEUED,),
+            now=now,
+            release=False,
+            extra_set=", results_written = :yes, copies_enqueued = :yes, copies_done = :yes",
+            extra_values={":yes": {"BOOL": True}},
+            count_closed=True,
         )
 
     def _move_noting(

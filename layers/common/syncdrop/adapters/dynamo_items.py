@@ -48,6 +48,10 @@ def _job_from(item: dict[str, Any]) -> Job:
         route_note=d.get("route_note", ""),
         # Jobs recorded before chunks were counted have no count to trust.
         chunks_closed=int(d.get("chunks_closed", 0)) if d.get("counts_closed") else None,
+        retry_of=d.get("retry_of", ""),
+        cancel_requested=d.get("cancel_requested", ""),
+        notify=json.loads(d.get("notify", "[]")),
+        notify_note=d.get("notify_note", ""),
     )
 
 

@@ -62,7 +62,8 @@ class JobItems(Leases):
                 "SET #s = :s, #rows = :rows, #valid = :valid, #rej = :rej, "
                 "#chunks = :chunks, #cols = :cols, #msg = :msg, #plan = :plan, "
                 "route = :route, route_note = :note, "
-                "chunks_closed = if_not_exists(chunks_closed, :zero), counts_closed = :yes"
+                "chunks_closed = if_not_exists(chunks_closed, :zero), counts_closed = :yes, "
+                "retry_of = :retry_of, notify = :notify, notify_note = :notify_note"
             ),
             ConditionExpression="#s = :received",
             ExpressionAttributeNames={
@@ -89,6 +90,9 @@ class JobItems(Leases):
                 ":zero": {"N": "0"},
                 ":yes": {"BOOL": True},
                 ":received": {"S": JobStatus.RECEIVED.value},
+                ":retry_of": {"S": job.retry_of},
+                ":notify": {"S": json.dumps(job.notify)},
+                ":notify_note": {"S": job.notify_note},
             },
         )
 

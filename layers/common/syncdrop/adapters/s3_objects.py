@@ -82,11 +82,21 @@ class S3ObjectStore:
         return int(head["ContentLength"])
 
     def open_upload(self, upload: UploadRef) -> BinaryIO:
+        return self.open_upload_with_metadata(upload)[0]
+
+    def open_upload_with_metadata(self, upload: UploadRef) -> tuple[BinaryIO, dict[str, str]]:
         try:
             answer = self._s3.get_object(Bucket=upload.bucket, Key=upload.key, **_version(upload))
         except ClientError as exc:
             raise self._fail(f"get s3://{upload.bucket}/{upload.key}", exc) from exc
-        return cast(BinaryIO, answer["Body"])
+        return cast(BinaryIO, answer["Body"]), dict(answer.get("Metadata") or {})
+
+    def upload_metadata(self, upload: UploadRef) -> dict[str, str]:
+        try:
+            head = self._s3.head_object(Bucket=upload.bucket, Key=upload.key, **_version(upload))
+        except ClientError as exc:
+            raise self._fail(f"head s3://{upload.bucket}/{upload.key}", exc) from exc
+        return dict(head.get("Metadata") or {})
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> str | None:
         try:

@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from syncdrop.errors import StorageError
 from syncdrop.report import Email
+from syncdrop.report.email_recipients import ARRAY_ATTRIBUTES
 
 
 class SnsNotifier:
@@ -22,7 +23,11 @@ class SnsNotifier:
                 Subject=email.subject,
                 Message=email.body,
                 MessageAttributes={
-                    name: {"DataType": "String", "StringValue": value}
+                    name: {
+                        # String.Array: a filter matches when any of its values matches.
+                        "DataType": "String.Array" if name in ARRAY_ATTRIBUTES else "String",
+                        "StringValue": value,
+                    }
                     for name, value in email.attributes.items()
                     if value
                 },

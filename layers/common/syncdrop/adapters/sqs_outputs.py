@@ -1,14 +1,14 @@
-"""The outputs queue: one message per video to copy, sent ten to a request."""
+"""The outputs queue: one message per slice of a chunk's videos to copy, sent ten to a request."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from itertools import islice
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from syncdrop.copy_tasks import CopyTask
 from syncdrop.errors import StorageError
 
 SEND_BATCH_LIMIT = 10
@@ -19,21 +19,12 @@ class SqsOutputsQueue:
         self._sqs = client
         self._url = queue_url
 
-    def send_copies(
-        self, job_id: str, chunk: int, row_keys: Iterable[str], *, prefix: str | None = None
-    ) -> int:
+    def send_copies(self, tasks: Iterable[CopyTask]) -> int:
         sent = 0
-        keys = iter(row_keys)
-        while batch := list(islice(keys, SEND_BATCH_LIMIT)):
+        pending = iter(tasks)
+        while batch := list(islice(pending, SEND_BATCH_LIMIT)):
             entries = [
-                {
-                    "Id": str(n),
-                    "MessageBody": json.dumps(
-                        {"job_id": job_id, "chunk": chunk, "row_key": key, "prefix": prefix},
-                        separators=(",", ":"),
-                    ),
-                }
-                for n, key in enumerate(batch)
+                {"Id": str(n), "MessageBody": task.to_json()} for n, task in enumerate(batch)
             ]
             try:
                 answer = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)

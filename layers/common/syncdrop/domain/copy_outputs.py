@@ -1,103 +1,144 @@
-"""Copy one finished video from Sync's expiring link into the bucket, as its own unit of work."""
+"""Copy a slice of a chunk's finished videos from Sync's expiring links into the bucket.
+
+One task is a slice of a chunk's rows (copy_tasks.py): its videos are copied side by side on
+threads sharing one HTTP client and one S3 client, recorded with one transaction, the next
+slice of its chain is queued, and the slice is closed on the chunk; whoever closes the chunk's
+last slice marks it done and wakes the report. Every step is safe to repeat: a redelivered
+task skips the rows it recorded.
+"""
 
 from __future__ import annotations
 
-import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from enum import StrEnum
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from syncdrop import crash_points
+from syncdrop.copy_tasks import CopyTask
 from syncdrop.domain.services import Services
 from syncdrop.errors import SyncdropError, TransientError
-from syncdrop.jobs import output_key
-from syncdrop.messages import BadMessage, ResultsMessage
+from syncdrop.jobs import outputs_prefix
+from syncdrop.messages import ResultsMessage
+from syncdrop.ports import CopyRecord
 
 logger = Logger(service="syncdrop", child=True)
 
+__all__ = ["CopyTask", "SliceOutcome", "copy_slice"]
 
-class CopyOutcome(StrEnum):
-    COPIED = "COPIED"
-    GAVE_UP = "GAVE_UP"  # recorded as failed; the row keeps Sync's link
-    ALREADY_DONE = "ALREADY_DONE"
+# Videos copied at once by one worker: downloads and uploads wait on the network, not the CPU.
+DEFAULT_THREADS = 8
 
 
 @dataclass(frozen=True, slots=True)
-class CopyTask:
-    job_id: str
-    chunk: int
-    row_key: str
-    prefix: str | None = None  # outputs/<name>/ of the job, so a copy need not read the job
-
-    @classmethod
-    def from_json(cls, text: str) -> CopyTask:
-        try:
-            body = json.loads(text)
-            prefix = body.get("prefix")
-            return cls(
-                job_id=str(body["job_id"]),
-                chunk=int(body["chunk"]),
-                row_key=str(body["row_key"]),
-                prefix=str(prefix) if prefix else None,
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise BadMessage(f"not a copy task: {exc}") from exc
+class SliceOutcome:
+    copied: int = 0
+    gave_up: int = 0  # recorded as failed; those rows keep Sync's link
+    already_done: int = 0  # closed by an earlier delivery, or nothing to copy
 
 
-def copy_output(services: Services, task: CopyTask, *, last_attempt: bool) -> CopyOutcome:
-    """Stream the video into ``outputs/<name>/<request_id>.mp4`` and record it once.
+@dataclass(frozen=True, slots=True)
+class _Copied:
+    record: CopyRecord | None  # None: failed now, to be retried by the queue
+    retry: BaseException | None = None
 
-    A failure is retried by the queue; on the last attempt any failure is recorded (the row
-    keeps Sync's link and says why) so the job can still finish with its one email.
+
+def copy_slice(
+    services: Services, task: CopyTask, *, last_attempt: bool, threads: int = DEFAULT_THREADS
+) -> SliceOutcome:
+    """Stream each pending video of the slice into ``outputs/<name>/<request_id>.mp4``.
+
+    A failure is retried by the queue (the rows copied meanwhile stay recorded); on the last
+    attempt any failure is recorded (the row keeps Sync's link and says why) so the job can
+    still finish with its one email.
     """
-    row = services.results.get_row(task.job_id, task.row_key)
-    if row is None or row.get("copy_status") != "PENDING":
-        # Also a redelivery after a crash between recording and marking the chunk: repair it.
-        _chunk_may_be_done(services, task)
-        return CopyOutcome.ALREADY_DONE
+    ledger = services.copy_ledger()
+    rows = ledger.rows(task.job_id, task.row_keys)
+    pending = [rows[k] for k in task.row_keys if rows.get(k, {}).get("copy_status") == "PENDING"]
+    already = len(task.row_keys) - len(pending)
+    prefix = _prefix(services, task) if pending else None
+    if pending and prefix is None:  # the job is gone: nothing to copy for
+        return SliceOutcome(already_done=len(task.row_keys))
+    results: list[_Copied] = []
+    if pending:
+        downloads = services.downloads()  # built once, before the threads share it
+        with ThreadPoolExecutor(max_workers=max(1, min(threads, len(pending)))) as pool:
+            results = list(
+                pool.map(
+                    lambda row: _copy_one(services, downloads, row, prefix, last_attempt),
+                    pending,
+                )
+            )
+    finished = [r.record for r in results if r.record is not None]
+    recorded = ledger.record_copies(task.job_id, finished) if finished else set()
+    crash_points.reached(crash_points.COPY_AFTER_RECORDED)
+    retry = next((r.retry for r in results if r.retry is not None), None)
+    if retry is not None:
+        raise retry  # the queue delivers the slice again; its recorded rows are skipped then
+    if (following := task.next_in_chain()) is not None:
+        # Before the close: a crash between the two sends it again, never loses it.
+        services.outputs().send_copies([following])
+    _close(services, task)
+    gave_up = sum(1 for r in finished if r.row_key in recorded and r.error)
+    for record in finished:
+        if record.error and record.row_key in recorded:
+            logger.warning("video not copied", extra={"job_id": task.job_id, "row": record.row_key})
+    return SliceOutcome(
+        copied=len(recorded) - gave_up,
+        gave_up=gave_up,
+        already_done=already + len(finished) - len(recorded),
+    )
+
+
+def _prefix(services: Services, task: CopyTask) -> str | None:
     if task.prefix:
-        key = f"{task.prefix}{row['request_id']}.mp4"
-    else:
-        job = services.jobs.get_job(task.job_id)
-        if job is None:
-            return CopyOutcome.ALREADY_DONE
-        key = output_key(job.upload.key, str(row["request_id"]))
+        return task.prefix
+    job = services.jobs.get_job(task.job_id)  # a task without its prefix: the job names it
+    return None if job is None else f"outputs/{outputs_prefix(job.upload.key)}/"
+
+
+def _copy_one(
+    services: Services, downloads: Any, row: dict[str, Any], prefix: str | None, last: bool
+) -> _Copied:
+    row_key = str(row["row_key"])
+    key = f"{prefix}{row['request_id']}.mp4"
     error: str | None = None
     try:
-        with services.downloads().file_chunks(str(row["output_url"])) as chunks:
+        with downloads.file_chunks(str(row["output_url"])) as chunks:
             services.objects.put_stream(key, chunks, "video/mp4")
     except TransientError as exc:
-        if not last_attempt:
-            raise
+        if not last:
+            return _Copied(None, exc)
         error = f"The video could not be copied into the bucket: {exc}"
     except SyncdropError as exc:  # e.g. a link to a host syncdrop does not fetch from
         error = f"The video could not be copied into the bucket: {exc}"
     except Exception as exc:  # anything else: retried, and final on the last attempt
-        if not last_attempt:
-            raise
-        logger.exception("copy failed", extra={"job_id": task.job_id, "row": task.row_key})
+        if not last:
+            return _Copied(None, exc)
+        logger.exception("copy failed", extra={"row": row_key})
         error = f"The video could not be copied into the bucket ({type(exc).__name__})."
     uri = None if error else f"s3://{services.objects.bucket}/{key}"
-    recorded = services.copy_ledger().record_copy(
-        task.job_id, task.chunk, task.row_key, s3_uri=uri, error=error
-    )
-    crash_points.reached(crash_points.COPY_AFTER_RECORDED)
-    _chunk_may_be_done(services, task)
-    if not recorded:
-        return CopyOutcome.ALREADY_DONE
-    if error:
-        logger.warning("video not copied", extra={"job_id": task.job_id, "row": task.row_key})
-        return CopyOutcome.GAVE_UP
-    return CopyOutcome.COPIED
+    return _Copied(CopyRecord(row_key, uri, error))
+
+
+def _close(services: Services, task: CopyTask) -> None:
+    """Close the slice; the one that closes the chunk's last slice marks it done and wakes the
+    report (a redelivery that also sees them all only sends one message too many)."""
+    ledger = services.copy_ledger()
+    if task.slice is None or task.slices is None:
+        _chunk_may_be_done(services, task)
+        return
+    progress = ledger.close_slice(task.job_id, task.chunk, task.slice)
+    if progress.copies_done or progress.slices_done < task.slices:
+        return
+    ledger.mark_copies_done(task.job_id, task.chunk)
+    services.queue().send(ResultsMessage.for_job(task.job_id))
 
 
 def _chunk_may_be_done(services: Services, task: CopyTask) -> None:
-    """When none of the chunk's copies is PENDING any more, mark it and wake the report.
-
-    Each worker counts after its own write, with a consistent read, so the one that records
-    the last copy sees none left; two that both see none only send one message too many.
-    """
+    """A task of the earlier one-row format: when none of the chunk's copies is PENDING any
+    more (one consistent count after its own write), mark the chunk and wake the report."""
     chunk = services.jobs.get_chunk(task.job_id, task.chunk)
     if chunk is None or chunk.copies_done or not chunk.results_written:
         return

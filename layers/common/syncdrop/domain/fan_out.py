@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from syncdrop import crash_points
+from syncdrop.copy_tasks import slice_tasks
 from syncdrop.domain.services import Services
 from syncdrop.errors import SyncdropError, SyncNotFound, TransientError
 from syncdrop.jobs import Chunk, ChunkKind, ChunkStatus, outputs_prefix
@@ -143,12 +144,15 @@ def _rows_for(
 
 
 def _enqueue_copies(services: Services, chunk: Chunk, row_keys: list[str]) -> None:
-    """One copy task per video; tasks for rows with nothing to copy do nothing."""
+    """The first copy task of each chain of slices of the chunk's rows (every row, so a repair
+    cuts the same slices); rows with nothing to copy are skipped by their slice's worker."""
     if services.outputs_queue is None:
         return
     job = services.jobs.get_job(chunk.job_id)
     prefix = f"outputs/{outputs_prefix(job.upload.key)}/" if job is not None else None
-    services.outputs_queue.send_copies(chunk.job_id, chunk.number, row_keys, prefix=prefix)
+    services.outputs_queue.send_copies(
+        slice_tasks(chunk.job_id, chunk.number, row_keys, prefix=prefix)
+    )
     services.jobs.mark_copies_enqueued(chunk)
 
 
@@ -402,8 +406,7 @@ def _store_and_close(
     if not closed:  # the lease went stale and another worker closed it: it wrote the rows
         return FanOutOutcome.ALREADY_DONE
     if copying and completed:
-        done = [str(i["row_key"]) for i in items if i["status"] == RowStatus.COMPLETED.value]
-        _enqueue_copies(services, chunk, done)
+        _enqueue_copies(services, chunk, [str(i["row_key"]) for i in items])
     logger.info(
         "chunk fanned out",
         extra={"job_id": chunk.job_id, "chunk": chunk.number, "completed": completed},

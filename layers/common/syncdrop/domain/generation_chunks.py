@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger
 from syncdrop.domain.routes import no_batch_access_note
 from syncdrop.domain.services import Services
 from syncdrop.jobs import Chunk, ChunkKind, ChunkStatus
+from syncdrop.report.wording import plural
 
 logger = Logger(service="syncdrop", child=True)
 
@@ -51,8 +52,8 @@ def replace_with_generations(services: Services, chunk: Chunk, reason: str) -> l
     services.jobs.record_batch_refusal(reason, now=now)
     job = services.jobs.get_job(chunk.job_id)
     message = (
-        f"{job.valid} rows as single generations (Sync refused batches: HTTP 402); "
-        f"{job.rejected} rows rejected"
+        f"{plural(job.valid, 'row')} as single generations (Sync refused batches: HTTP 402); "
+        f"{plural(job.rejected, 'row')} rejected"
         if job is not None
         else "rows as single generations (Sync refused batches: HTTP 402)"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import islice
@@ -41,7 +41,9 @@ from syncdrop.intake import (
 )
 from syncdrop.jobs import Chunk, ChunkStatus, Job, JobStatus, SubmitMode, UploadRef, chunk_keys
 from syncdrop.keys import row_key
+from syncdrop.recipients import PrefixRule, recipients_for
 from syncdrop.report.wording import count, plural
+from syncdrop.retry_tag import retry_of_from
 from syncdrop.s3_events import hidden_characters
 from syncdrop.sync_models import Batch
 
@@ -62,6 +64,8 @@ class IntakeLimits:
     # After this, the reconciler finishes the job with what is known (JobDeadlineHours).
     job_deadline: timedelta = timedelta(hours=48)
     mode: SubmitMode = SubmitMode.AUTO
+    # NotifyPrefixRules: who is told about files under a folder, when the upload names nobody.
+    notify_rules: tuple[PrefixRule, ...] = ()
 
     @classmethod
     def for_deployment(
@@ -76,6 +80,7 @@ class IntakeLimits:
         max_bytes: int,
         job_deadline_hours: float = 48,
         mode: SubmitMode = SubmitMode.AUTO,
+        notify_rules: tuple[PrefixRule, ...] = (),
     ) -> IntakeLimits:
         """What a deployment checks uploads against; submit_batch and `syncdrop upload` alike."""
         rules = IntakeRules(
@@ -92,6 +97,7 @@ class IntakeLimits:
             max_bytes=max_bytes,
             job_deadline=timedelta(hours=job_deadline_hours),
             mode=mode,
+            notify_rules=notify_rules,
         )
 
 
@@ -237,21 +243,44 @@ def accept_upload(
     except Exception as exc:
         if not last_attempt:
             raise
-        return _give_up(services, upload, exc, attempts)
+        return _give_up(services, upload, exc, attempts, limits)
+
+
+def _tell(
+    services: Services,
+    job: Job,
+    limits: IntakeLimits,
+    metadata: Mapping[str, str] | None = None,
+) -> None:
+    """Decide who is told about this file; ``metadata`` None: read it (HeadObject) first."""
+    if metadata is None:
+        try:
+            metadata = services.objects.upload_metadata(job.upload)
+        except SyncdropError:  # unreadable: the prefix rule still applies
+            metadata = {}
+    recipients = recipients_for(job.upload.key, metadata, limits.notify_rules)
+    job.notify, job.notify_note = list(recipients.addresses), recipients.note
+    job.retry_of = retry_of_from(metadata)  # set by `syncdrop retry`
 
 
 def _give_up(
-    services: Services, upload: UploadRef, error: Exception, attempts: int
+    services: Services,
+    upload: UploadRef,
+    error: Exception,
+    attempts: int,
+    limits: IntakeLimits | None = None,
 ) -> IntakeOutcome:
     job = services.jobs.get_job(upload.job_id)
     if job is None or job.status is not JobStatus.RECEIVED:
         raise error  # nothing recorded to finish (or it finished meanwhile): the DLQ takes it
     why = str(error) if isinstance(error, SyncdropError) else type(error).__name__
     reason = (
-        f"syncdrop could not read the file after {attempts} attempts ({why}). Upload it "
+        f"syncdrop could not read the file after {plural(attempts, 'attempt')} ({why}). Upload it "
         "again; if it fails again, quote the job id when you ask for help."
     )
     logger.warning("file given up after its last attempt", extra={"job_id": job.job_id})
+    if limits is not None:
+        _tell(services, job, limits, {})  # the file could not be read: its metadata neither
     failed = _fail_file(services, job, reason)
     fail_queued_chunks(services, job.job_id, reason, services.clock())
     return IntakeOutcome(job=failed, chunks=[], fresh=True)
@@ -274,6 +303,7 @@ def _accept(services: Services, upload: UploadRef, limits: IntakeLimits) -> Inta
 
     hidden = hidden_characters(upload.key)
     if hidden:
+        _tell(services, job, limits)
         return IntakeOutcome(
             job=_fail_file(services, job, hidden_key(hidden)), chunks=[], fresh=True
         )
@@ -282,17 +312,21 @@ def _accept(services: Services, upload: UploadRef, limits: IntakeLimits) -> Inta
     try:
         size = upload.size if upload.size is not None else services.objects.upload_size(upload)
         if size > limits.max_upload_bytes:  # refused from its size, before a byte is read
+            _tell(services, job, limits)
             return IntakeOutcome(
                 job=_fail_file(services, job, too_big(size, limits.max_upload_bytes)),
                 chunks=[],
                 fresh=True,
             )
-        stream = services.objects.open_upload(upload)
+        # One GetObject: the stream and who the uploader asked to be told (its metadata).
+        stream, metadata = services.objects.open_upload_with_metadata(upload)
     except UploadMissing as exc:
+        _tell(services, job, limits, {})
         reason = REFUSED_UPLOAD if isinstance(exc, UploadRefused) else missing
         # S3's own words (which permission was missing) for the operator; the email says why.
         logger.warning("upload unreadable", extra={"job_id": job.job_id, "error": str(exc)})
         return IntakeOutcome(job=_fail_file(services, job, reason), chunks=[], fresh=True)
+    _tell(services, job, limits, metadata)
 
     spool = _SpooledRows()
     try:
@@ -359,10 +393,9 @@ def _read_and_plan(
         reason = str(exc)
         if valid < limits.min_lines:
             reason = (
-                f"Only {plural(valid, 'row')} of {count(rows)} {'is' if valid == 1 else 'are'} "
-                f"valid, and Sync needs at least {limits.min_lines} in a batch. This deployment "
-                "sends rows in batches only (SubmitMode batch): add rows, or deploy with "
-                "SubmitMode auto to send a small file as single generations."
+                f"{_valid_share(valid, rows)}, and Sync needs at least {limits.min_lines} in a "
+                "batch. This deployment sends rows in batches only (SubmitMode batch): add rows, "
+                "or deploy with SubmitMode auto to send a small file as single generations."
             )
         return IntakeOutcome(job=_fail_file(services, job, reason), chunks=[], fresh=True)
 
@@ -388,7 +421,10 @@ def _read_and_plan(
     job.status = JobStatus.RUNNING
     job.chunk_count = len(chunks)
     job.plan = [len(span) for span in plan]
-    job.message = f"{valid} rows in {len(chunks)} batches; {rejected} rows rejected"
+    job.message = (
+        f"{plural(valid, 'row')} in {plural(len(chunks), 'batch', 'batches')}; "
+        f"{plural(rejected, 'row')} rejected"
+    )
     services.jobs.finish_intake(job)
     logger.info(
         "job planned",
@@ -397,12 +433,20 @@ def _read_and_plan(
     return IntakeOutcome(job=job, chunks=chunks, fresh=True)
 
 
+def _valid_share(valid: int, rows: int) -> str:
+    """Like "Only 17 rows of 22 are valid", or "All 5 rows are valid" when none was rejected."""
+    if valid == rows:
+        return "The file's one row is valid" if rows == 1 else f"All {count(rows)} rows are valid"
+    return f"Only {plural(valid, 'row')} of {count(rows)} {'is' if valid == 1 else 'are'} valid"
+
+
 def _nothing_valid(rows: int) -> str:
     if rows == 0:
         return "The file has a header but no rows. Add one row per video and upload it again."
     return (
         f"None of the file's {plural(rows, 'row')} is valid, so nothing was sent to Sync. "
-        "Each row's reason is listed below; fix them and upload the file again."
+        "The reasons are listed below, the most common first; fix those rows and upload the "
+        "file again."
     )
 
 
@@ -430,7 +474,8 @@ def _plan_generations(
     job.chunk_count = len(chunks)
     job.plan = []
     job.message = (
-        f"{job.valid} rows as single generations; {job.rejected} rows rejected. {route.reason}"
+        f"{plural(job.valid, 'row')} as single generations; {plural(job.rejected, 'row')} "
+        f"rejected. {route.reason}"
     )
     services.jobs.finish_intake(job)
     logger.info(
@@ -458,7 +503,7 @@ def _dry_run(services: Services, job: Job, plan: list[range], spool: _SpooledRow
             )
         except SyncRejected as exc:
             verdicts.append(
-                f"batch {number} ({len(plan[number - 1])} rows): refused: {exc.message}"
+                f"batch {number} ({plural(len(plan[number - 1]), 'row')}): refused: {exc.message}"
             )
             continue
         except SyncOutcomeUnknown as exc:
@@ -467,7 +512,9 @@ def _dry_run(services: Services, job: Job, plan: list[range], spool: _SpooledRow
         if isinstance(answer, Batch):
             verdicts.append(f"batch {number}: Sync created batch {answer.id} despite dry_run")
         else:
-            verdicts.append(f"batch {number} ({len(plan[number - 1])} rows): {answer.status}")
+            verdicts.append(
+                f"batch {number} ({plural(len(plan[number - 1]), 'row')}): {answer.status}"
+            )
     job.status = JobStatus.VALIDATED
     job.chunk_count = len(plan)
     job.plan = [len(span) for span in plan]

@@ -14,10 +14,12 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from syncdrop import crash_points
+from syncdrop.domain.cancel import close_cancelled_chunks
 from syncdrop.domain.deadline import NOT_COPIED, close_out
 from syncdrop.domain.fan_out import FanOutPolicy
+from syncdrop.domain.report_page_upload import PAGE_REASONS, put_report_page, video_link
 from syncdrop.domain.services import Services
-from syncdrop.jobs import Job, JobStatus, outputs_prefix, results_key
+from syncdrop.jobs import Job, JobStatus, outputs_prefix, report_page_key, results_key
 from syncdrop.report import (
     Email,
     JobReport,
@@ -30,6 +32,9 @@ from syncdrop.report import (
     top_error_reasons,
     write_results_csv,
 )
+from syncdrop.report.email_recipients import addressed
+from syncdrop.report.rejection_summary import RejectionGroup, group_rejections
+from syncdrop.report.report_page import ReportPage
 
 logger = Logger(service="syncdrop", child=True)
 
@@ -60,7 +65,8 @@ class _Reasons:
         for item in items:
             status = RowStatus(item["status"])
             message = str(item.get("error_message", ""))
-            if status is not RowStatus.COMPLETED and message:
+            # Cancelled rows have their own line in the email, not a place among the errors.
+            if status not in (RowStatus.COMPLETED, RowStatus.CANCELLED) and message:
                 self.seen.append(message)
             duration = item.get("output_duration")
             # The copy in the bucket, when there is one: Sync's own links expire.
@@ -116,6 +122,8 @@ def finish_job(
             return _rewrite_results(services, job, lease)
         return FinishOutcome.ALREADY_SENT
     now = services.clock()
+    if job.cancel_requested and close_cancelled_chunks(services, job):
+        job = services.jobs.get_job(job_id) or job  # its closed-chunk count moved on
     if not _job_is_over(services, job):
         if not job.past_deadline(now):
             return FinishOutcome.NOT_YET
@@ -124,6 +132,7 @@ def finish_job(
     if not services.jobs.claim_report(job_id, token, now=now, stale_before=now - lease):
         return FinishOutcome.BUSY
     email, final = _compose(services, job, now)
+    email = addressed(email, job)  # to whom: the people intake recorded on the job
     crash_points.reached(crash_points.AFTER_RESULTS_CSV_BEFORE_EMAIL)
     services.email().publish(email)
     # A crash between publish and this write is the one place a second email could come from.
@@ -142,6 +151,8 @@ def _compose(services: Services, job: Job, now: datetime) -> tuple[Email, JobSta
             key=upload.key,
             reason=job.message,
             received_at=job.created_at,
+            rejected=job.rejected,
+            rejection_groups=_rejection_groups(services, job),
         )
         return email, JobStatus.FAILED
     if job.status is JobStatus.VALIDATED:
@@ -164,7 +175,19 @@ def _compose(services: Services, job: Job, now: datetime) -> tuple[Email, JobSta
             single_generations=job.route == "generate",
         )
         return email, JobStatus.VALIDATED
-    return _completed(services, job, now), JobStatus.COMPLETED
+    final = JobStatus.CANCELLED if job.cancel_requested else JobStatus.COMPLETED
+    return _completed(services, job, now), final
+
+
+def _rejection_groups(services: Services, job: Job) -> list[RejectionGroup]:
+    """A refused file's rejected rows by reason: it gets no results CSV, so the email says."""
+    if not job.rejected:
+        return []
+    return group_rejections(
+        (int(item["row_number"]), str(item.get("error_message", "")))
+        for item in services.results.job_rows(job.job_id)
+        if item.get("status") == RowStatus.REJECTED
+    )
 
 
 def _rewrite_results(services: Services, job: Job, lease: timedelta) -> FinishOutcome:
@@ -178,7 +201,7 @@ def _rewrite_results(services: Services, job: Job, lease: timedelta) -> FinishOu
     if not services.jobs.claim_rewrite(job.job_id, token, now=now, stale_before=now - lease):
         return FinishOutcome.BUSY
     try:
-        _put_results_csv(services, job, _Reasons())
+        _put_results_csv(services, job, _Reasons(), now)
     finally:
         services.jobs.finish_rewrite(job.job_id, token)
     logger.info("results rewritten after the deadline", extra={"job_id": job.job_id})
@@ -186,27 +209,44 @@ def _rewrite_results(services: Services, job: Job, lease: timedelta) -> FinishOu
 
 
 def _put_results_csv(
-    services: Services, job: Job, reasons: _Reasons
-) -> tuple[ResultCounts, str | None]:
-    """Stream every row of the job into results/<name>.results.csv: its counts and version."""
-    with tempfile.TemporaryFile() as spool:
-        counts = write_results_csv(
-            reasons.rows(services.results.job_rows(job.job_id)), job.columns, spool
-        )
+    services: Services, job: Job, reasons: _Reasons, now: datetime
+) -> tuple[ResultCounts, str | None, str | None]:
+    """Stream every row of the job into results/<name>.results.csv, and the same rows into
+    the report page beside it: the counts, the CSV's version and the page's."""
+    video = video_link(services, job.upload.bucket, LINK_LIFETIME)
+    with tempfile.TemporaryFile() as spool, tempfile.TemporaryFile() as page_rows:
+        page = ReportPage(page_rows, job.columns, video)
+        rows = page.rows(reasons.rows(services.results.job_rows(job.job_id)))
+        counts = write_results_csv(rows, job.columns, spool)
         spool.seek(0)
         version = services.objects.put_file(
             results_key(job.upload.key), spool, "text/csv; charset=utf-8"
         )
-    return counts, version
+        page_version = put_report_page(
+            services,
+            job,
+            page,
+            counts=counts,
+            reasons=top_error_reasons(reasons.seen, PAGE_REASONS),
+            now=now,
+            lifetime=LINK_LIFETIME,
+        )
+    return counts, version, page_version
 
 
 def _completed(services: Services, job: Job, now: datetime) -> Email:
     key = results_key(job.upload.key)
     reasons = _Reasons()
-    counts, version = _put_results_csv(services, job, reasons)
+    counts, version, page_version = _put_results_csv(services, job, reasons, now)
     # Pinned to this version: a re-upload of the same file name writes the same key.
     link = services.objects.presign_get(
         job.upload.bucket, key, int(LINK_LIFETIME.total_seconds()), version_id=version
+    )
+    page_link = services.objects.presign_get(
+        job.upload.bucket,
+        report_page_key(job.upload.key),
+        int(LINK_LIFETIME.total_seconds()),
+        version_id=page_version,
     )
     report = JobReport(
         job_id=job.job_id,
@@ -219,6 +259,7 @@ def _completed(services: Services, job: Job, now: datetime) -> Email:
         finished_at=now,
         results_uri=f"s3://{job.upload.bucket}/{key}",
         results_link=link,
+        page_link=page_link,
         link_expires_at=now + LINK_LIFETIME,
         videos_uri=(
             f"s3://{job.upload.bucket}/outputs/{outputs_prefix(job.upload.key)}/"
@@ -227,5 +268,7 @@ def _completed(services: Services, job: Job, now: datetime) -> Email:
         ),
         videos_not_copied=reasons.not_copied,
         route_note=job.route_note if job.route == "generate" else "",
+        cancelled_by=job.cancel_requested,
+        retry_of=job.retry_of,
     )
     return completed_email(report)

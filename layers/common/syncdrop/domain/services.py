@@ -59,6 +59,11 @@ class Services:
             raise RuntimeError("this function was built without the notifier")
         return self.notifier
 
+    def outputs(self) -> OutputsQueue:
+        if self.outputs_queue is None:
+            raise RuntimeError("this function was built without the outputs queue")
+        return self.outputs_queue
+
     def copy_ledger(self) -> CopyLedger:
         if self.copies is None:
             raise RuntimeError("this function was built without the copy ledger")

@@ -43,6 +43,8 @@ class SubmissionReport:
     stopped: dict[ChunkKind, str] = field(default_factory=dict)
     # Why Sync refuses this account batches (402), once known in this run ("" when it does not).
     batch_refusal: str | None = None
+    # Jobs whose chunks were refused a claim because the job was cancelled.
+    cancelled_jobs: set[str] = field(default_factory=set)
 
     @property
     def stopped_by(self) -> str:
@@ -81,6 +83,9 @@ def submit_chunks(
         claim = services.jobs.claim_for_submission(chunk, limit=limit, now=services.clock())
         if claim is Claim.NOT_QUEUED:
             continue
+        if claim is Claim.CANCELLED:
+            report.cancelled_jobs.add(chunk.job_id)
+            continue
         if claim is Claim.NO_CAPACITY:
             report.stop(chunk.kind, "capacity")
             report.left_queued += 1
@@ -90,6 +95,9 @@ def submit_chunks(
         else:
             replaced = _submit_claimed(services, chunk, webhook_base, report, mode)
             pending.extend(replaced)
+    for job_id in sorted(report.cancelled_jobs):
+        # fan_out_results closes a cancelled job's queued chunks (it writes their rows).
+        services.queue().send(ResultsMessage.for_job(job_id))
     return report
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from syncdrop.report.rejection_summary import RejectionGroup
 from syncdrop.report.results_csv import ResultCounts
 from syncdrop.report.wording import (
     as_utc,
@@ -37,6 +38,7 @@ class EmailStatus(StrEnum):
     COMPLETED_WITH_FAILURES = "COMPLETED_WITH_FAILURES"  # finished, some rows did not
     FAILED = "FAILED"  # the file itself could not be used
     DRY_RUN = "DRY_RUN"  # validated only; nothing processed
+    CANCELLED = "CANCELLED"  # `syncdrop cancel`: what was at Sync finished, the rest not sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,12 @@ class JobReport:
     videos_not_copied: int = 0
     # Why the rows went to Sync as single generations rather than batches ("" for batches).
     route_note: str = ""
+    # Who cancelled the job and when ("" when nobody did).
+    cancelled_by: str = ""
+    # The job whose failed rows this file resubmits ("" for a new file).
+    retry_of: str = ""
+    # The report page beside the results CSV (counts, reasons, every row, the videos), presigned.
+    page_link: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +95,8 @@ def completed_email(report: JobReport) -> Email:
         if counts.failed == 0 and counts.rejected == 0 and counts.timed_out == 0
         else EmailStatus.COMPLETED_WITH_FAILURES
     )
+    if report.cancelled_by:
+        status = EmailStatus.CANCELLED
     parts = [f"{count(counts.completed)} done"]
     if counts.failed:
         parts.append(f"{count(counts.failed)} failed")
@@ -94,11 +104,14 @@ def completed_email(report: JobReport) -> Email:
         parts.append(f"{count(counts.timed_out)} timed out")
     if counts.rejected:
         parts.append(f"{count(counts.rejected)} rejected")
+    if counts.cancelled:
+        parts.append(f"{count(counts.cancelled)} not sent")
     name = _display_name(report.file_name, report.key)
-    subject = _subject("", name, " — " + ", ".join(parts))
+    subject = _subject("cancelled: " if report.cancelled_by else "", name, " — " + ", ".join(parts))
 
     lines = [
         _outcome_sentence(name, counts),
+        *_cancel_and_retry_lines(report),
         "",
         _table(
             [
@@ -106,6 +119,7 @@ def completed_email(report: JobReport) -> Email:
                 ("Failed", counts.failed, "sent to Sync, which could not make the video"),
                 *_timed_out_entry(counts),
                 ("Rejected", counts.rejected, "not sent: syncdrop found a problem in the row"),
+                *_cancelled_entry(counts),
                 ("Total", counts.total, ""),
             ]
         ),
@@ -136,17 +150,30 @@ def completed_email(report: JobReport) -> Email:
         f"Your file: {_s3_uri(report.bucket, report.key)}",
         SUPPORT_LINE.format(job_id=report.job_id),
     ]
-    return Email(
-        subject,
-        _body(lines),
-        _attributes(report.job_id, status, name, report.bucket, counts),
-    )
+    attributes = _attributes(report.job_id, status, name, report.bucket, counts)
+    if counts.cancelled:
+        attributes["cancelled"] = str(counts.cancelled)
+    if report.retry_of:
+        attributes["retry_of"] = one_line(report.retry_of)
+    return Email(subject, _body(lines), attributes)
 
 
 def failed_file_email(
-    *, job_id: str, file_name: str, bucket: str, key: str, reason: str, received_at: datetime
+    *,
+    job_id: str,
+    file_name: str,
+    bucket: str,
+    key: str,
+    reason: str,
+    received_at: datetime,
+    rejected: int = 0,
+    rejection_groups: Sequence[RejectionGroup] = (),
 ) -> Email:
-    """The email when the file as a whole cannot be used: what is wrong and how to retry."""
+    """The email when the file as a whole cannot be used: what is wrong and how to retry.
+
+    ``rejected`` rows were read and refused, ``rejection_groups`` their main reasons: a refused
+    file gets no results CSV, so the email lists them itself.
+    """
     name = _display_name(file_name, key)
     subject = _subject("", name, " could not be processed")
     # A key with hidden characters was refused for them: suggest a visible name instead.
@@ -157,6 +184,7 @@ def failed_file_email(
         "",
         "What is wrong:",
         *_indented(reason),
+        *_rejected_rows_lines(rejected, rejection_groups),
         "",
         "What to do next:",
         f"  Fix the file and upload it again under incoming/ in the bucket {bucket}, for example",
@@ -240,6 +268,46 @@ def dry_run_email(
     return Email(subject, _body(lines), {**attributes, "valid": str(valid)})
 
 
+def _rejected_rows_lines(rejected: int, groups: Sequence[RejectionGroup]) -> list[str]:
+    if not groups:
+        return []
+    total = max(rejected, sum(group.rows for group in groups))
+    lines = [
+        "",
+        f"The {plural(total, 'rejected row')}, by reason (most common first):"
+        if total > 1
+        else "The rejected row:",
+    ]
+    lines += [f"  - {group.line(REASON_CHARS)}" for group in groups]
+    others = total - sum(group.rows for group in groups)
+    if others:
+        lines.append(f"  … and {plural(others, 'more row')} with other reasons.")
+    return lines
+
+
+def _cancelled_entry(counts: ResultCounts) -> list[tuple[str, int, str]]:
+    if not counts.cancelled:
+        return []
+    return [("Cancelled", counts.cancelled, "not sent: the job was cancelled before their turn")]
+
+
+def _cancel_and_retry_lines(report: JobReport) -> list[str]:
+    lines = []
+    if report.cancelled_by:
+        lines += [
+            "",
+            *textwrap.wrap(
+                f"This job was cancelled by {one_line(report.cancelled_by)}. Rows already at "
+                "Sync finished and are reported here; rows still waiting were never sent "
+                "(status CANCELLED in the results file).",
+                88,
+            ),
+        ]
+    if report.retry_of:
+        lines += ["", f"This file retries the failed rows of job {one_line(report.retry_of)}."]
+    return lines
+
+
 def _timed_out_entry(counts: ResultCounts) -> list[tuple[str, int, str]]:
     if not counts.timed_out:
         return []
@@ -273,7 +341,7 @@ def _results_lines(report: JobReport) -> list[str]:
             "The results file could not be written. Quote the job id below if you ask for help;",
             "the outcome of every row is kept and the file can be written again.",
         ]
-    lines = []
+    lines = _page_lines(report)
     if report.videos_uri is not None:
         lines += [
             "The videos are in your bucket, one file per row (<request_id>.mp4):",
@@ -303,6 +371,22 @@ def _results_lines(report: JobReport) -> list[str]:
             f"  {report.results_link}",
         ]
     return lines
+
+
+def _page_lines(report: JobReport) -> list[str]:
+    """The report page comes first: it is what a person opens; the CSV is for spreadsheets."""
+    if report.page_link is None:
+        return []
+    until = (
+        f" (the link works until {clock(report.link_expires_at)})"
+        if report.link_expires_at is not None
+        else ""
+    )
+    return [
+        f"See every row and play the videos in your browser{until}:",
+        f"  {report.page_link}",
+        "",
+    ]
 
 
 def _batch_plan(batches: Sequence[int]) -> str:

@@ -15,6 +15,7 @@ class RowStatus(StrEnum):
     FAILED = "FAILED"  # sent to Sync, no video came back
     REJECTED = "REJECTED"  # syncdrop's own validation kept the row from Sync
     TIMED_OUT = "TIMED_OUT"  # Sync had not finished it when the job's deadline passed
+    CANCELLED = "CANCELLED"  # never sent: its job was cancelled while the row waited
 
 
 @dataclass(frozen=True, slots=True)

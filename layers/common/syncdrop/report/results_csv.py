@@ -53,6 +53,7 @@ class ResultCounts:
     rejected: int
     total: int
     timed_out: int = 0  # also counted in ``total``; not in ``failed``
+    cancelled: int = 0  # never sent (the job was cancelled); in ``total``, not in ``failed``
 
 
 def spreadsheet_safe(text: str) -> str:
@@ -90,7 +91,7 @@ def write_results_csv(
     writer = csv.writer(buffer, dialect="excel", quoting=csv.QUOTE_MINIMAL)
     out.write(UTF8_BOM)
     writer.writerow([spreadsheet_safe(name) for name, _ in header])
-    completed = failed = rejected = timed_out = 0
+    completed = failed = rejected = timed_out = cancelled = 0
     for row in rows:
         if row.status == RowStatus.COMPLETED:
             completed += 1
@@ -98,6 +99,8 @@ def write_results_csv(
             rejected += 1
         elif row.status == RowStatus.TIMED_OUT:
             timed_out += 1
+        elif row.status == RowStatus.CANCELLED:
+            cancelled += 1
         else:
             failed += 1
         cells = [
@@ -115,8 +118,8 @@ def write_results_csv(
         if buffer.tell() >= FLUSH_BYTES:
             _flush(buffer, out)
     _flush(buffer, out)
-    total = completed + failed + rejected + timed_out
-    return ResultCounts(completed, failed, rejected, total, timed_out)
+    total = completed + failed + rejected + timed_out + cancelled
+    return ResultCounts(completed, failed, rejected, total, timed_out, cancelled)
 
 
 def format_seconds(seconds: float | None) -> str:
