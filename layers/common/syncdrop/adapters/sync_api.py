@@ -77,6 +77,21 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, SyncUnavailable | SyncRateLimited | httpx.TransportError)
 
 
+def sync_http_client(
+    base_url: str, policy: RetryPolicy, transport: httpx.BaseTransport | None = None
+) -> httpx.Client:
+    """The HTTP client of every call to Sync's API (the key is sent per request)."""
+    # follow_redirects stays off: a redirect must never carry x-api-key to another host.
+    return httpx.Client(
+        base_url=base_url.rstrip("/"),
+        timeout=policy.http_timeout(),
+        follow_redirects=False,
+        headers={"user-agent": USER_AGENT},
+        transport=transport,
+        verify=shared_tls_context() if transport is None else True,
+    )
+
+
 class SyncBatchApi(AssetCalls, GenerationCalls):
     """Client of Sync's Batch API. The API key is only ever sent to ``base_url``'s host."""
 
@@ -92,15 +107,7 @@ class SyncBatchApi(AssetCalls, GenerationCalls):
         self._policy = policy
         self._api_key = api_key
         self._sleep = sleep
-        # follow_redirects stays off: a redirect must never carry x-api-key to another host.
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            timeout=policy.http_timeout(),
-            follow_redirects=False,
-            headers={"user-agent": USER_AGENT},
-            transport=transport,
-            verify=shared_tls_context() if transport is None else True,
-        )
+        self._http = sync_http_client(base_url, policy, transport)
 
     def close(self) -> None:
         self._http.close()

@@ -17,9 +17,8 @@ from syncdrop.adapters.policy import (
     DEFAULT_POLICY,
     RetryPolicy,
     call_with_retries,
-    shared_tls_context,
 )
-from syncdrop.adapters.sync_api import USER_AGENT, _error_from, _retryable
+from syncdrop.adapters.sync_api import _error_from, _retryable, sync_http_client
 from syncdrop.errors import SyncUnavailable
 
 COST_PATH = "/v2/analyze/cost"
@@ -66,15 +65,7 @@ class SyncCostApi:
         self._api_key = api_key
         self._policy = policy
         self._sleep = sleep
-        # follow_redirects stays off: a redirect must never carry x-api-key to another host.
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            timeout=policy.http_timeout(),
-            follow_redirects=False,
-            headers={"user-agent": USER_AGENT},
-            transport=transport,
-            verify=shared_tls_context() if transport is None else True,
-        )
+        self._http = sync_http_client(base_url, policy, transport)
 
     def close(self) -> None:
         self._http.close()
