@@ -25,7 +25,10 @@ def test_delayed_webhook_is_held_in_real_seconds_and_signed_when_sent(
         emu.advance(1000)
         assert receiver.received == []
         assert emu.held_webhooks == 1
-        assert emu.wait_until(lambda: len(receiver.received) == 1, timeout=3)
+        # The emulator records a delivery after the receiver has answered: wait for both.
+        assert emu.wait_until(
+            lambda: len(receiver.received) == 1 and len(emu.webhook_deliveries) == 1, timeout=3
+        )
         assert time.time() - finished >= 0.3
         (hook,) = receiver.received
         assert verify_signature_header(hook.headers["sync-signature"], hook.body, SECRET)
