@@ -4,6 +4,8 @@ email."""
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import sys
 import time
@@ -20,7 +22,7 @@ from syncdrop_local.progress_display import LiveProgress
 from syncdrop_local.runtime.local_runtime import LocalRuntime
 from syncdrop_local.sample import campaign_csv
 from syncdrop_local.stack_options import add_stack_options
-from syncdrop_local.state_view import job_snapshot, table_items
+from syncdrop_local.state_view import job_results, job_snapshot
 
 FINAL = ("COMPLETED", "FAILED", "VALIDATED", "CANCELLED")
 HTTP_METHODS = ("GET ", "POST ", "PUT ")
@@ -78,6 +80,8 @@ def _run(args: argparse.Namespace) -> int:
             args,
             notification_email="demo@example.com",
             function_log=None if args.verbose else out / FUNCTION_LOG,
+            register=False,
+            moto_process=True,
         )
     )
     try:
@@ -147,6 +151,7 @@ def _write_outputs(
         else:
             print(f"email             to {email.recipient}: {email.subject}")
             print(f"                  {target}")
+    data: bytes | None = None
     if snap["status"] == "COMPLETED":
         s3 = runtime.stack.client("s3")
         csv_key = results_key(key)
@@ -159,7 +164,7 @@ def _write_outputs(
         target = out / page_key.rsplit("/", 1)[-1]
         target.write_bytes(page)
         print(f"report page       s3://{snap['bucket']}/{page_key} → {target}")
-    summary = run_summary(runtime, emulator, snap)
+    summary = run_summary(runtime, emulator, snap, results_csv=data)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(f"summary           {out / 'summary.json'}")
     print(f"done in {time.monotonic() - started:.1f} s")
@@ -167,14 +172,19 @@ def _write_outputs(
 
 
 def run_summary(
-    runtime: LocalRuntime, emulator: SyncEmulator, snap: dict[str, Any]
+    runtime: LocalRuntime,
+    emulator: SyncEmulator,
+    snap: dict[str, Any],
+    *,
+    results_csv: bytes | None = None,
 ) -> dict[str, Any]:
-    """The job's rows by status, and Sync's requests as the emulator saw them."""
-    rows = Counter(
-        item["status"]
-        for item in table_items(runtime.stack, "ResultsTable")
-        if item["job_id"] == snap["job_id"]
-    )
+    """The job's rows by status (from its results CSV, which has every row, when there is
+    one), and Sync's requests as the emulator saw them."""
+    if results_csv is not None:
+        reader = csv.DictReader(io.StringIO(results_csv.decode("utf-8-sig")))
+        rows = Counter(row["status"] for row in reader)
+    else:
+        rows = Counter(item["status"] for item in job_results(runtime.stack, snap["job_id"]))
     seen = emulator.request_summary()
     return {
         "job_id": snap["job_id"],

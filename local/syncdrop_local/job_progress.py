@@ -1,5 +1,7 @@
 """A job's progress as a person follows it: the job item and its chunks read by key, and how
-many of its videos are copied, counted on the results table by Query (never a Scan).
+many of its videos are copied, from the counts each closed copy slice adds to its chunk item
+(chunks written by an earlier version, and single generations, are counted on the results
+table by Query; never a Scan).
 
 The demo reads it from the local stack and `syncdrop status --watch` from any stack; both show
 it with progress_display. Statuses are kept as text: a status this version does not know (one
@@ -40,6 +42,9 @@ CHUNK_FIELDS = (
     "copies_done",
     "first_row_key",
     "last_row_key",
+    "copies_to_make",
+    "copies_over",
+    "copies_failed",
 )
 
 
@@ -126,10 +131,11 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class ProgressReader:
-    """Reads a job's progress by key. Copies are counted on the rows of the chunks still
-    copying, each at most once per ``count_every`` seconds; a chunk whose copies are over is
-    counted once and remembered. A job of single generations (one chunk item per row) is
-    counted on its results rows instead of reading every chunk item."""
+    """Reads a job's progress by key. A chunk's copies are the counts on its item; a chunk
+    written by an earlier version has none, and its rows are counted instead, at most once per
+    ``count_every`` seconds while it copies, once when it is over (then remembered). A job of
+    single generations (one chunk item per row) is counted on its results rows instead of
+    reading every chunk item."""
 
     dynamodb: Any
     job_table: str
@@ -221,6 +227,13 @@ class ProgressReader:
         )
 
     def _chunk_copies(self, job_id: str, number: int, chunk: dict[str, Any]) -> CopyCount:
+        if "copies_to_make" in chunk:
+            to_copy = int(chunk["copies_to_make"])
+            if chunk.get("copies_done", True):
+                over = to_copy
+            else:
+                over = min(to_copy, int(chunk.get("copies_over", 0)))
+            return CopyCount(to_copy, over, int(chunk.get("copies_failed", 0)))
         known = (job_id, number)
         if known in self._final:
             return self._final[known]

@@ -24,6 +24,7 @@ from syncdrop_local.emulator import FaultPlan, SyncEmulator
 from syncdrop_local.fault_options import aws_faults, set_aws_faults, sync_fault_plan
 from syncdrop_local.output_folder import OutputFolder
 from syncdrop_local.runtime.local_runtime import LocalRuntime, MotoServer
+from syncdrop_local.runtime.moto_process import MotoProcess
 from syncdrop_local.runtime.template import REGION
 from syncdrop_local.server_errors import log_server_errors
 from syncdrop_local.stack_cli.local_stack import register_stack
@@ -62,6 +63,12 @@ class ServiceOptions:
     # Handlers called in this process, moto open to any key: a debugger's breakpoints reach
     # them, but nothing checks their roles' grants.
     in_process: bool = False
+    # Registered as a CloudFormation stack, so `--stack` finds it from another terminal (moto
+    # imports its CloudFormation on the first call, about 2 s; the demo reaches nobody else).
+    register: bool = True
+    # moto's server in a process of its own (moto_process.py): the stack then uses both cores
+    # (the demo); in this process, a test or debugger reaches moto's state directly.
+    moto_process: bool = False
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, **extra: Any) -> ServiceOptions:
@@ -141,7 +148,7 @@ class LocalService:
     def __init__(
         self,
         options: ServiceOptions,
-        moto: MotoServer,
+        moto: MotoServer | MotoProcess,
         emulator: SyncEmulator,
         runtime: LocalRuntime,
     ) -> None:
@@ -170,9 +177,12 @@ class LocalService:
             logging.getLogger("botocore.configprovider").setLevel(logging.WARNING)
         api_key = options.api_key or "sk-local-" + secrets.token_hex(8)
         webhook_secret = options.webhook_secret or "whsec_" + secrets.token_hex(16)
-        moto = MotoServer()
-        set_aws_faults(moto.world, options.aws_faults)
-        endpoint = moto.start()
+        moto: MotoServer | MotoProcess
+        if options.moto_process:
+            moto = MotoProcess(options.aws_faults)  # it boots while the emulator starts
+        else:
+            moto = MotoServer()
+            set_aws_faults(moto.world, options.aws_faults)
         emulator: SyncEmulator | None = None
         try:
             emulator = SyncEmulator(
@@ -184,6 +194,7 @@ class LocalService:
                 seed=options.seed,
                 faults=options.sync_faults or FaultPlan(seed=options.seed),
             ).start()
+            endpoint = moto.start()
             runtime = LocalRuntime.start(
                 endpoint,
                 {
@@ -199,6 +210,7 @@ class LocalService:
                 extra_environment={} if options.verbose else dict(QUIET_FUNCTIONS),
                 lambda_processes=not options.in_process,
                 enforce_iam=not options.in_process,
+                controls=moto.controls if isinstance(moto, MotoProcess) else None,
             )
         except BaseException:
             if emulator is not None:
@@ -206,6 +218,8 @@ class LocalService:
             moto.stop()
             raise
         service = cls(options, moto, emulator, runtime)
+        if not options.register:
+            return service
         try:
             with warnings.catch_warnings():
                 # moto creates nothing for the registered stack's one placeholder resource.
@@ -284,6 +298,8 @@ class LocalService:
 
     def stop_loop(self) -> None:
         self._stopping.set()
+        for source in self.runtime.sqs_sources:
+            source.stop()
         for thread in self._pollers:
             thread.join()
         self._pollers = []

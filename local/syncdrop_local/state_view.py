@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -19,14 +20,29 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 def table_items(stack: LocalStack, logical_id: str) -> list[dict[str, Any]]:
     """Every item of a table (a local inspection tool; the functions never scan)."""
     db = stack.client("dynamodb")
+    return _every_page(db.scan, {"TableName": stack.ref(logical_id)})
+
+
+def job_results(stack: LocalStack, job_id: str) -> list[dict[str, Any]]:
+    """The results items of one job: a Query of its partition."""
+    db = stack.client("dynamodb")
+    kwargs = {
+        "TableName": stack.ref("ResultsTable"),
+        "KeyConditionExpression": "job_id = :j",
+        "ExpressionAttributeValues": {":j": {"S": job_id}},
+    }
+    return _every_page(db.query, kwargs)
+
+
+def _every_page(call: Callable[..., Any], kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+    """The items of a Scan or Query, page after page, as plain values."""
     items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": stack.ref(logical_id)}
     while True:
-        page = db.scan(**kwargs)
+        page = call(**kwargs)
         items.extend(_plain(i) for i in page.get("Items", []))
         if "LastEvaluatedKey" not in page:
             return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
 # What a snapshot shows of a chunk: a one-row chunk's line and manifest stay in the table.

@@ -580,6 +580,8 @@ class FakeCopyLedger:
     jobs: FakeJobStore
     results: FakeResultStore
     slices_done: dict[tuple[str, int], set[int]] = field(default_factory=dict)
+    # (videos, failed) added by the slices closed, by chunk.
+    slice_counts: dict[tuple[str, int], list[int]] = field(default_factory=dict)
 
     def rows(self, job_id: str, row_keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         return {
@@ -595,11 +597,17 @@ class FakeCopyLedger:
             if self.record_copy(job_id, 0, c.row_key, s3_uri=c.s3_uri, error=c.error)
         }
 
-    def close_slice(self, job_id: str, chunk: int, number: int) -> SliceProgress:
+    def close_slice(
+        self, job_id: str, chunk: int, number: int, *, videos: int = 0, failed: int = 0
+    ) -> SliceProgress:
         stored = self.jobs.chunks.get((job_id, chunk))
         if stored is None:
             return SliceProgress(slices_done=0, copies_done=True)
         done = self.slices_done.setdefault((job_id, chunk), set())
+        if number not in done:
+            counts = self.slice_counts.setdefault((job_id, chunk), [0, 0])
+            counts[0] += videos
+            counts[1] += failed
         done.add(number)
         return SliceProgress(slices_done=len(done), copies_done=stored.copies_done)
 

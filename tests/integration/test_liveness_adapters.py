@@ -5,6 +5,7 @@ httpx."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from syncdrop.adapters.dynamo_results import DynamoResultStore, row_key
 from syncdrop.adapters.result_download import ResultDownloader, ResultDownloadError
 from syncdrop.errors import TransientError
 from syncdrop.jobs import ChunkStatus, JobStatus
+from syncdrop.keys import chunk_key
 from syncdrop.ports import CopyRecord, SliceProgress
 from tests.integration.test_dynamo_job_store import T0, chunk, job
 from tests.integration.test_result_download import FAST, OUTPUT_URL, SYNC_BASE, FakeResultHost
@@ -91,6 +93,30 @@ def test_only_the_lease_holder_closes_and_a_closed_chunk_cannot_be_claimed(store
     assert store.open_batch_holders() == set()
     later = T0 + timedelta(hours=1)
     assert not store.claim_fan_out(c, "late", now=later, stale_before=later)
+
+
+def chunk_item(moto_stack, job_id: str, n: int) -> dict[str, Any]:
+    """The chunk item as stored (empty: none), with attributes the domain's Chunk lacks."""
+    found = moto_stack.client("dynamodb").get_item(
+        TableName=moto_stack.ref("JobTable"), Key=chunk_key(job_id, n), ConsistentRead=True
+    )
+    return found.get("Item", {})
+
+
+def test_close_chunk_writes_the_copies_it_queued_once(store, moto_stack):
+    copying, nothing = submitted(store, n=1), submitted(store, n=2)
+    assert store.close_chunk(
+        copying, ChunkStatus.COMPLETED, completed=19, failed=1, now=T0, copies=19
+    )
+    assert store.close_chunk(nothing, ChunkStatus.FAILED, completed=0, failed=20, now=T0)
+    # A second close (a redelivered fan-out) changes nothing, whatever it would count.
+    assert not store.close_chunk(
+        copying, ChunkStatus.COMPLETED, completed=20, failed=0, now=T0, copies=20
+    )
+    one, two = chunk_item(moto_stack, "job-1", 1), chunk_item(moto_stack, "job-1", 2)
+    assert one["copies_to_make"] == {"N": "19"}
+    assert two["copies_to_make"] == {"N": "0"}
+    assert "copies_over" not in one  # added by the slices as they close
 
 
 def test_the_fan_out_budget_is_counted_with_each_claim_and_keeps_the_last_error(store):
@@ -238,6 +264,42 @@ def test_a_slice_is_read_in_one_request_recorded_once_and_closed_on_its_chunk(
     assert ledger.close_slice("job-1", 1, 1) == SliceProgress(slices_done=3, copies_done=True)
     assert ledger.close_slice("job-1", 9, 0) == SliceProgress(slices_done=0, copies_done=True)
     assert store.get_chunk("job-1", 9) is None  # a stray task creates no chunk
+
+
+def test_a_slice_adds_its_videos_to_the_chunk_once_however_often_it_is_closed(
+    store, ledger, moto_stack
+):
+    store.put_chunk(chunk("job-1", 1))
+
+    def counts() -> tuple[int, int, set[str]]:
+        item = chunk_item(moto_stack, "job-1", 1)
+        return (
+            int(item["copies_over"]["N"]),
+            int(item["copies_failed"]["N"]),
+            set(item["copy_slices_done"]["NS"]),
+        )
+
+    first = ledger.close_slice("job-1", 1, 0, videos=50, failed=2)
+    assert first == SliceProgress(slices_done=1, copies_done=False)
+    assert counts() == (50, 2, {"0"})
+    # A redelivered slice: the chunk as it was, counts not added again.
+    again = ledger.close_slice("job-1", 1, 0, videos=50, failed=2)
+    assert again == SliceProgress(slices_done=1, copies_done=False)
+    assert counts() == (50, 2, {"0"})
+    second = ledger.close_slice("job-1", 1, 1, videos=13, failed=0)
+    assert second == SliceProgress(slices_done=2, copies_done=False)
+    assert counts() == (63, 2, {"0", "1"})
+    ledger.mark_copies_done("job-1", 1)
+    late = ledger.close_slice("job-1", 1, 1, videos=13, failed=0)
+    assert late == SliceProgress(slices_done=2, copies_done=True)
+    assert counts() == (63, 2, {"0", "1"})
+
+
+def test_closing_a_slice_of_a_chunk_that_does_not_exist_creates_nothing(ledger, moto_stack):
+    for _ in range(2):
+        stray = ledger.close_slice("job-1", 9, 0, videos=5, failed=1)
+        assert stray == SliceProgress(slices_done=0, copies_done=True)
+    assert chunk_item(moto_stack, "job-1", 9) == {}
 
 
 # --- video downloads -----------------------------------------------------------------------------

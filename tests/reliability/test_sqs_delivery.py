@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from syncdrop.crash_points import SimulatedCrash
+from syncdrop_local.runtime import sqs_source
 from syncdrop_local.runtime.invoke import LocalFunction
 from syncdrop_local.runtime.local_runtime import REPO_ROOT, MotoServer
+from syncdrop_local.runtime.sqs_arrivals import watch_moto_queues
 from syncdrop_local.runtime.sqs_source import (
     LOCAL_CONCURRENCY,
     DeliveryFaults,
@@ -292,3 +294,104 @@ def test_the_pipeline_holds_with_duplicates_and_redeliveries(local_system):
     assert system.aws.stats["eventually_consistent_reads"] == 0
     counts = {name: (s.duplicates, s.redelivered, s.stale_receipts) for name, s in sources.items()}
     print(f"\nduplicates, redelivered, stale receipts by function: {counts}")
+
+
+# Every wait of an idle poller, from its first: only a signal can end one within a test.
+LONG_IDLE_WAIT = 60.0
+
+
+@pytest.fixture
+def long_idle_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "FIRST_IDLE_WAIT",
+        "OTHER_IDLE_WAIT",
+        "WATCHED_FIRST_IDLE_WAIT",
+        "WATCHED_OTHER_IDLE_WAIT",
+    ):
+        monkeypatch.setattr(sqs_source, name, LONG_IDLE_WAIT)
+
+
+class CountingReceives:
+    """An SQS client that counts the receives that found the queue empty: a poller that made
+    one is idle."""
+
+    def __init__(self, sqs: Any) -> None:
+        self._sqs = sqs
+        self._changed = threading.Condition()
+        self.empty = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sqs, name)
+
+    def receive_message(self, **request: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = self._sqs.receive_message(**request)
+        if not answer.get("Messages"):
+            with self._changed:
+                self.empty += 1
+                self._changed.notify_all()
+        return answer
+
+    def idle(self, receives: int) -> bool:
+        """True once ``receives`` receives found nothing."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.empty >= receives, MEET_TIMEOUT)
+
+
+def idle_pollers(source: SqsEventSource, stopping: threading.Event) -> list[threading.Thread]:
+    """``source``'s pollers, running, each once found the queue empty and now waits its
+    longest."""
+    receives = CountingReceives(source.sqs)
+    source.sqs = receives
+    threads = source.run(stopping, pause=LONG_IDLE_WAIT)
+    assert receives.idle(len(threads)), "the pollers never went idle"
+    return threads
+
+
+def stop(
+    source: SqsEventSource, stopping: threading.Event, threads: list[threading.Thread]
+) -> None:
+    """Stop the pollers as the runtime does; give them MEET_TIMEOUT in all (far below an idle
+    wait) to end."""
+    stopping.set()
+    source.stop()
+    deadline = time.monotonic() + MEET_TIMEOUT
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def test_idle_pollers_receive_a_message_as_soon_as_it_arrives(stack, long_idle_waits):
+    handled = threading.Event()
+    bodies: list[str] = []
+
+    def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        bodies.extend(r["body"] for r in event["Records"])
+        handled.set()
+        return {"batchItemFailures": []}
+
+    source = source_for(stack, handler, concurrency=2, arrivals=watch_moto_queues())
+    stopping = threading.Event()
+    threads = idle_pollers(source, stopping)
+    try:
+        send(source, 1)
+        # Long before any idle wait ends: moto's arrival woke a poller.
+        assert handled.wait(MEET_TIMEOUT), "the message waited for a poller's idle wait"
+    finally:
+        stop(source, stopping, threads)
+    assert bodies == ["message-0"]
+    assert (source.handled, source.failed) == (1, 0)
+    assert left_in_queue(source) == 0
+
+
+@pytest.mark.parametrize("watched", [True, False], ids=["arrivals", "no-arrivals"])
+def test_stop_ends_every_idle_poller_at_once(stack, long_idle_waits, watched):
+    def handler(_event: dict[str, Any], _context: Any) -> None:
+        raise AssertionError("nothing was sent")
+
+    arrivals = watch_moto_queues() if watched else None
+    source = source_for(stack, handler, concurrency=3, arrivals=arrivals)
+    stopping = threading.Event()
+    threads = idle_pollers(source, stopping)
+    stop(source, stopping, threads)
+    assert [t.name for t in threads if t.is_alive()] == []
+    assert isinstance(source.sqs, CountingReceives)
+    assert source.sqs.empty == 3  # woken to stop, none asked the queue again

@@ -18,6 +18,7 @@ from syncdrop.domain.fan_out import fan_out_chunk
 from syncdrop.domain.reporting import FinishOutcome, finish_job
 from syncdrop.errors import TransientError
 from syncdrop.messages import BadMessage, ResultsMessage
+from syncdrop.ports import SliceProgress
 from syncdrop.sync_models import BatchStatus
 from tests.fakes.stores import FakeCopyLedger, FakeOutputsQueue
 from tests.unit.test_completion import JOB, World, broken, done
@@ -26,8 +27,11 @@ MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64
 ROWS = ("0000000002", "0000000003", "0000000004")  # c1r1, c1r2 (copied), c1r3 (failed at Sync)
 
 
-def copying_world() -> World:
-    world = World(rows=3)
+def copying_world(*lines: dict) -> World:
+    """A job of one chunk back from Sync with ``lines`` (c1r1, c1r2 done and c1r3 failed by
+    default), its videos served by Sync's links."""
+    lines = lines or (done("c1r1"), done("c1r2"), broken("c1r3"))
+    world = World(rows=len(lines))
     outputs = FakeOutputsQueue()
     ledger = FakeCopyLedger(world.jobs, world.results)
     world.services = type(world.services)(
@@ -39,11 +43,10 @@ def copying_world() -> World:
     )
     world.outputs = outputs  # type: ignore[attr-defined]
     world.submit(1, "batch_1")
-    world.finish_at_sync(
-        "batch_1", BatchStatus.COMPLETED, [done("c1r1"), done("c1r2"), broken("c1r3")]
-    )
-    for rid in ("c1r1", "c1r2"):
-        world.lines.media[f"https://cdn/{rid}.mp4"] = MP4
+    world.finish_at_sync("batch_1", BatchStatus.COMPLETED, list(lines))
+    for line in lines:
+        if line["response"]:
+            world.lines.media[line["response"]["outputUrl"]] = MP4
     return world
 
 
@@ -164,6 +167,77 @@ def test_a_crash_between_closing_the_chunk_and_queueing_its_copies_is_repaired()
     assert tasks(world) == [CopyTask(JOB, 1, ROWS, "outputs/c/", slice=0, slices=1)]
     assert run_copies(world) == [SliceOutcome(copied=2, already_done=1)]
     assert world.jobs.chunks[(JOB, 1)].copies_done is True
+
+
+def mixed_slice_world() -> tuple[World, CopyTask]:
+    """One slice of six rows: c1r1 and c1r6 to copy, c1r2 whose link refuses every copy, c1r3
+    given up on and c1r5 copied by an earlier delivery, c1r4 failed at Sync (no video)."""
+    world = copying_world(
+        done("c1r1"), done("c1r2"), done("c1r3"), broken("c1r4"), done("c1r5"), done("c1r6")
+    )
+    fan_out_chunk(world.services, JOB, 1)
+    (task,) = tasks(world)
+    ledger = world.services.copies
+    assert ledger is not None
+    assert ledger.record_copy(JOB, 1, "0000000004", s3_uri=None, error="link refused")
+    assert ledger.record_copy(
+        JOB, 1, "0000000006", s3_uri="s3://bkt/outputs/c/c1r5.mp4", error=None
+    )
+    real = world.lines.file_chunks
+
+    @contextmanager
+    def refusing(url: str, *, chunk_size: int = 1 << 20) -> Iterator[Iterator[bytes]]:
+        if url == "https://cdn/c1r2.mp4":
+            raise TransientError("Sync's link answered 403")
+        with real(url, chunk_size=chunk_size) as chunks:
+            yield chunks
+
+    world.lines.file_chunks = refusing  # type: ignore[method-assign]
+    return world, task
+
+
+def recording_closes(world: World) -> list[tuple[int, dict[str, int]]]:
+    """Every close_slice call's slice number and counts, passed on to the fake ledger."""
+    ledger = world.services.copies
+    real = ledger.close_slice  # type: ignore[union-attr]
+    closes: list[tuple[int, dict[str, int]]] = []
+
+    def close_slice(job_id: str, chunk: int, number: int, **counts: int) -> SliceProgress:
+        closes.append((number, counts))
+        return real(job_id, chunk, number, **counts)
+
+    ledger.close_slice = close_slice  # type: ignore[method-assign, union-attr]
+    return closes
+
+
+def test_a_slice_closes_with_its_videos_and_those_given_up_on():
+    world, task = mixed_slice_world()
+    closes = recording_closes(world)
+    outcome = copy_slice(world.services, task, last_attempt=True)
+    assert outcome == SliceOutcome(copied=2, gave_up=1, already_done=3)
+    assert world.results.items[(JOB, "0000000003")]["copy_status"] == "COPY_FAILED"
+    # Five rows have a video (c1r4 has none); c1r2 now and c1r3 before were given up on.
+    assert closes == [(0, {"videos": 5, "failed": 2})]
+    assert world.services.copies.slice_counts == {(JOB, 1): [5, 2]}  # type: ignore[union-attr]
+    assert world.jobs.chunks[(JOB, 1)].copies_done is True
+
+
+def test_a_redelivered_slice_closes_with_the_same_counts_and_adds_them_once():
+    world, task = mixed_slice_world()
+    closes = recording_closes(world)
+    crash_points.arm(crash_points.COPY_AFTER_RECORDED)
+    try:
+        with pytest.raises(SimulatedCrash):
+            copy_slice(world.services, task, last_attempt=True)
+    finally:
+        crash_points.disarm_all()
+    assert closes == []  # every row recorded, the slice not closed
+    # The redelivery copies nothing, yet closes with the counts its rows now hold.
+    assert copy_slice(world.services, task, last_attempt=False) == SliceOutcome(already_done=6)
+    assert copy_slice(world.services, task, last_attempt=False) == SliceOutcome(already_done=6)
+    assert closes == [(0, {"videos": 5, "failed": 2})] * 2
+    assert world.services.copies.slice_counts == {(JOB, 1): [5, 2]}  # type: ignore[union-attr]
+    assert world.queue.sent == [ResultsMessage.for_job(JOB)]
 
 
 @pytest.mark.parametrize(
@@ -328,7 +402,7 @@ def test_a_crash_before_closing_a_slice_queues_its_follower_again_harmlessly(
     ledger = world.services.copies
     real = ledger.close_slice  # type: ignore[union-attr]
 
-    def dies(job_id: str, chunk: int, number: int) -> None:
+    def dies(*_args: object, **_counts: int) -> None:
         raise SimulatedCrash("copy worker killed")
 
     ledger.close_slice = dies  # type: ignore[method-assign, union-attr]

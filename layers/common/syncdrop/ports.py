@@ -237,8 +237,12 @@ class CopyLedger(Protocol):
         closed before, by a redelivered task, is left as it is)."""
         ...
 
-    def close_slice(self, job_id: str, chunk: int, number: int) -> SliceProgress:
-        """Mark one slice of the chunk's copies done (idempotent); what the chunk has now."""
+    def close_slice(
+        self, job_id: str, chunk: int, number: int, *, videos: int = 0, failed: int = 0
+    ) -> SliceProgress:
+        """Mark one slice of the chunk's copies done, adding its ``videos`` (copied or given
+        up on) and ``failed`` (given up on) to the chunk's counts, once however often it is
+        closed; what the chunk has now."""
         ...
 
     def record_copy(

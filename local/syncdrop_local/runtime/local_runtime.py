@@ -14,11 +14,12 @@ from typing import Any
 import boto3
 
 from syncdrop.crash_points import SimulatedCrash
-from syncdrop_local.runtime import iam_roles, moto_email_inbox, moto_fidelity, moto_iam
+from syncdrop_local.runtime import iam_roles, moto_iam
 from syncdrop_local.runtime.function_kind import Invocable
 from syncdrop_local.runtime.http_front import HttpFront
 from syncdrop_local.runtime.invoke import LocalFunction
 from syncdrop_local.runtime.lambda_launchers import Launcher
+from syncdrop_local.runtime.moto_controls import InProcessControls, MotoControls
 from syncdrop_local.runtime.moto_world import DynamoFaults, MotoWorld, MotoWorldServer
 from syncdrop_local.runtime.sqs_source import SqsEventSource, mapping_concurrency
 from syncdrop_local.runtime.stack import FunctionSpec, LocalStack, deploy
@@ -58,10 +59,13 @@ class MotoServer:
         self._server.stop()
 
 
-def _administrator(endpoint_url: str) -> Any:
+def _administrator(endpoint_url: str, controls: MotoControls) -> Any:
     """A boto3 session of an IAM user allowed everything, created while moto is still open."""
     admin = moto_iam.admin_credentials(
-        endpoint_url, user_name=f"syncdrop-local-admin-{secrets.token_hex(4)}", region=REGION
+        endpoint_url,
+        user_name=f"syncdrop-local-admin-{secrets.token_hex(4)}",
+        region=REGION,
+        act_as=controls.act_as_service,
     )
     return boto3.session.Session(
         aws_access_key_id=admin.access_key_id,
@@ -118,6 +122,7 @@ class LocalRuntime:
     email_queue_url: str | None = None
     emails: list[CapturedEmail] = field(default_factory=list)
     enforcing: str | None = None  # the moto server whose IAM this stack switched on
+    controls: MotoControls | None = None  # what moto is asked beyond AWS's API
 
     @classmethod
     def start(
@@ -130,6 +135,7 @@ class LocalRuntime:
         lambda_processes: bool = False,
         enforce_iam: bool = False,
         launcher: Launcher | None = None,
+        controls: MotoControls | None = None,
     ) -> LocalRuntime:
         """Deploy on moto's server at ``endpoint_url``, or in-process under mock_aws (None).
 
@@ -137,9 +143,11 @@ class LocalRuntime:
         awslambdaric, its role's credentials, Timeout and MemorySize); otherwise handlers are
         called in this process. ``enforce_iam``: moto decides every call by the caller's IAM
         policies (the harness deploys and looks as an administrator; functions and their
-        queue pollers act as their roles).
+        queue pollers act as their roles). ``controls``: how to reach moto's own state when it
+        runs in another process (moto_process.py); moto in this process by default.
         """
-        moto_fidelity.install()
+        moto_here = controls is None
+        controls = controls or InProcessControls()
         if (lambda_processes or enforce_iam) and not endpoint_url:
             raise ValueError("functions in processes and IAM need moto's server, not mock_aws")
         if enforce_iam and not lambda_processes:
@@ -148,7 +156,7 @@ class LocalRuntime:
         if endpoint_url:
             environment["AWS_ENDPOINT_URL"] = endpoint_url
         environment.update(extra_environment or {})
-        session = _administrator(endpoint_url) if enforce_iam and endpoint_url else None
+        session = _administrator(endpoint_url, controls) if enforce_iam and endpoint_url else None
         front = HttpFront({}).start()
         stack = deploy(
             root,
@@ -157,8 +165,9 @@ class LocalRuntime:
             extra_environment=environment,
             api_base_url=front.url,
             session=session,
+            moto_here=moto_here,
         )
-        runtime = cls(stack=stack, front=front)
+        runtime = cls(stack=stack, front=front, controls=controls)
         functions: dict[str, Invocable]
         if lambda_processes:
             functions = dict(
@@ -169,6 +178,7 @@ class LocalRuntime:
         else:
             functions = {lid: LocalFunction(spec) for lid, spec in stack.functions.items()}
         runtime.functions = functions
+        arrivals = controls.arrivals
         for logical_id, spec in stack.functions.items():
             function = functions[logical_id]
             for source in spec.events.values():
@@ -187,6 +197,7 @@ class LocalRuntime:
                             in props.get("FunctionResponseTypes", []),
                             concurrency=mapping_concurrency(props, spec.reserved_concurrency),
                             visibility_sqs=stack.client("sqs"),
+                            arrivals=arrivals,
                         )
                     )
                 elif source.kind == "HttpApi":
@@ -195,7 +206,7 @@ class LocalRuntime:
                     runtime.schedules.append(function)
         runtime.email_queue_url = runtime._capture_email()
         if enforce_iam and endpoint_url:
-            moto_iam.enable(endpoint_url)
+            controls.enable_iam(endpoint_url)
             runtime.enforcing = endpoint_url
         return runtime
 
@@ -205,8 +216,8 @@ class LocalRuntime:
             stop = getattr(function, "stop", None)  # processes to end; in-process: nothing
             if stop is not None:
                 stop()
-        if self.enforcing:
-            moto_iam.disable(self.enforcing)
+        if self.enforcing and self.controls is not None:
+            self.controls.disable_iam(self.enforcing)
             self.enforcing = None
 
     @property
@@ -231,8 +242,9 @@ class LocalRuntime:
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
+        controls = self.controls or InProcessControls()
         for topic in topics:
-            moto_email_inbox.deliver_to(topic, arn)
+            controls.deliver_email_to(topic, arn)
         return str(url)
 
     def collect_emails(self) -> list[CapturedEmail]:

@@ -193,13 +193,17 @@ def admin_credentials(
     user_name: str = "syncdrop-admin",
     region: str = "us-east-1",
     acts_for: tuple[str, ...] = ("lambda.amazonaws.com",),
+    act_as: Callable[[str, str], None] | None = None,
 ) -> AdminCredentials:
     """An IAM user allowed everything (as AdministratorAccess allows), for the harness; call it
-    before ``enable``. It also plays the ``acts_for`` services (see the module's note)."""
+    before ``enable``. It also plays the ``acts_for`` services (see the module's note), through
+    ``act_as`` for a moto in another process (moto_process.py); in this process by default."""
     import boto3
 
-    install()
-    _load_managed_policies()
+    if act_as is None:
+        install()
+        _load_managed_policies()
+        act_as = act_as_service
     iam = boto3.client(
         "iam",
         endpoint_url=server_url,
@@ -217,7 +221,7 @@ def admin_credentials(
     )
     key = iam.create_access_key(UserName=user_name)["AccessKey"]
     for service in acts_for:
-        act_as_service(user["Arn"], service)
+        act_as(user["Arn"], service)
     return AdminCredentials(key["AccessKeyId"], key["SecretAccessKey"], user["Arn"])
 
 

@@ -468,9 +468,16 @@ class SerialisedApp:
 class MotoWorldServer:
     """moto's server on 127.0.0.1 (a free port), every request through ``world``."""
 
-    def __init__(self, world: MotoWorld | None = None, *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        world: MotoWorld | None = None,
+        *,
+        host: str = "127.0.0.1",
+        wrap: Callable[[Any], Any] | None = None,
+    ) -> None:
         self.world = world or MotoWorld()
         self._host = host
+        self._wrap = wrap  # a WSGI app around the world's, answering some paths itself
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -482,7 +489,9 @@ class MotoWorldServer:
         )
         from werkzeug.serving import make_server
 
-        app = SerialisedApp(DomainDispatcherApplication(create_backend_app), self.world)
+        app: Any = SerialisedApp(DomainDispatcherApplication(create_backend_app), self.world)
+        if self._wrap is not None:
+            app = self._wrap(app)
         self._server = make_server(
             self._host, 0, app, threaded=True, request_handler=MotoRequestHandler
         )

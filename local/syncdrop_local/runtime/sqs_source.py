@@ -23,6 +23,8 @@ from syncdrop_local.runtime.invocation_errors import (
     OutOfMemory,
     TaskTimedOut,
 )
+from syncdrop_local.runtime.moto_controls import QueueArrivals
+from syncdrop_local.runtime.sqs_arrivals import Arrivals
 from syncdrop_local.runtime.template import REGION
 
 log = logging.getLogger("syncdrop.local")
@@ -37,6 +39,10 @@ LOCAL_CONCURRENCY = 5
 # late a message on an idle queue may be noticed), and the others (woken when there is work).
 FIRST_IDLE_WAIT = 0.25
 OTHER_IDLE_WAIT = 1.0
+# The same where moto's queues wake their pollers (sqs_arrivals.py): only a message that turns
+# visible again on its own, a retry, waits for them.
+WATCHED_FIRST_IDLE_WAIT = 1.0
+WATCHED_OTHER_IDLE_WAIT = 10.0
 
 
 def mapping_concurrency(properties: dict[str, Any], reserved: int | None = None) -> int:
@@ -116,6 +122,9 @@ class SqsEventSource:
     # timeout. Locally the harness shortens that wait (and plays redeliveries) with a client of
     # its own, so the role is not charged for a call Lambda does not make. None: ``sqs``.
     visibility_sqs: Any = None
+    # Signalled when moto adds a message to the queue (sqs_arrivals.py), as a long poll
+    # returns; None: idle pollers only ask again after a while.
+    arrivals: QueueArrivals | None = None
     handled: int = field(default=0)
     failed: int = field(default=0)
     crashes: int = field(default=0)
@@ -129,6 +138,7 @@ class SqsEventSource:
         self._latest: dict[str, str] = {}  # message id -> the receipt handle received last
         self._dice: random.Random | None = None
         self._seeded_by: DeliveryFaults | None = None
+        self._wake: QueueArrivals | None = None  # what run's idle workers wait on
 
     def _visibility(self) -> Any:
         return self.visibility_sqs or self.sqs
@@ -143,39 +153,57 @@ class SqsEventSource:
         """Poll as Lambda's pollers do, until ``stopping`` is set: ``concurrency`` workers, each
         invoking one batch after another, so a slow batch holds no other (``poll_once`` waits
         for its whole round). An idle worker asks less and less often (every request to moto
-        waits for its one lock), up to ``FIRST_IDLE_WAIT`` for the first worker and
-        ``OTHER_IDLE_WAIT`` for the rest, which a worker that receives messages wakes at once."""
-        more = threading.Condition()
+        waits for its one lock), up to a longest wait for the first worker and a longer one
+        for the rest; a message arriving on the queue, or a worker that receives some (there
+        may be more), wakes them at once. ``stop`` wakes them to stop."""
+        watched = self.arrivals is not None
+        wake = self._wake = self.arrivals or Arrivals()
+        name = self.queue_arn.rsplit(":", 1)[-1]
+        label = self.function.spec.logical_id
+        caps = (
+            (WATCHED_FIRST_IDLE_WAIT, WATCHED_OTHER_IDLE_WAIT)
+            if watched
+            else (FIRST_IDLE_WAIT, OTHER_IDLE_WAIT)
+        )
 
         def worker(number: int) -> None:
             idle = pause
-            cap = FIRST_IDLE_WAIT if number == 0 else OTHER_IDLE_WAIT
+            cap = caps[0] if number == 0 else caps[1]
             while not stopping.is_set():
+                since: int | None = None
                 try:
-                    moved = self._poll(1)
+                    since = wake.seen(name)
+                    if self._poll(1):
+                        idle = pause
+                        wake.arrived(name)  # there may be more: the idle workers ask now
+                        continue
                 except Exception:
-                    log.exception("%s: a receive failed", self.function.spec.logical_id)
-                    moved = 0
-                if moved:
-                    idle = pause
-                    with more:
-                        more.notify_all()  # there may be more: the idle workers ask now
-                    continue
+                    log.exception("%s: a receive failed", label)
                 idle = min(idle * 2, max(pause, cap))
-                if number == 0:
-                    stopping.wait(idle)
-                else:
-                    with more:
-                        more.wait(idle)
+                try:
+                    if since is not None:
+                        wake.wait(name, since, idle, stopping)
+                        continue
+                except Exception:  # moto's process is gone: the next receive says so
+                    log.exception("%s: waiting for messages failed", label)
+                stopping.wait(idle)
 
-        name = self.function.spec.logical_id
         threads = [
-            threading.Thread(target=worker, args=(n,), name=f"poller-{name}-{n}", daemon=True)
+            threading.Thread(target=worker, args=(n,), name=f"poller-{label}-{n}", daemon=True)
             for n in range(max(1, self.concurrency))
         ]
         for thread in threads:
             thread.start()
         return threads
+
+    def stop(self) -> None:
+        """Wake the idle workers of ``run`` so they see their ``stopping`` set."""
+        if self._wake is None:
+            return
+        try:
+            self._wake.interrupt()
+        except Exception:  # moto's process is gone: its waits ended with it
+            log.warning("%s: could not wake its pollers", self.function.spec.logical_id)
 
     def _poll(self, batches: int) -> int:
         deliveries: list[Delivery] = []

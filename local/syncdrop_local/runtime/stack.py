@@ -134,10 +134,14 @@ def deploy(
     extra_environment: dict[str, str] | None = None,
     api_base_url: str | None = None,
     session: Any = None,
+    moto_here: bool = True,
 ) -> LocalStack:
     """Create what ``root/template.yaml`` becomes in CloudFormation on moto; return how to
-    reach it. ``session`` (boto3) deploys; moto's open test key when None."""
-    iam_roles.load_aws_managed_policies()
+    reach it. ``session`` (boto3) deploys; moto's open test key when None. ``moto_here``: moto
+    runs in this process (AWS's managed policies are loaded into it; a moto of its own process
+    loaded them itself)."""
+    if moto_here:
+        iam_roles.load_aws_managed_policies()
     template = expand(root, parameters)
     params = {
         name: str(spec["Default"])

@@ -5,12 +5,12 @@ from __future__ import annotations
 import copy
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import decode
+from syncdrop_local.runtime import cfn_yaml
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -30,22 +30,10 @@ def load_template(path: Path) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=4)
 def _decoded(path: Path, _mtime: int) -> dict[str, Any]:
-    template, problems = decode(str(path))
-    if problems or template is None:
-        raise TemplateError(f"{path} could not be read: {[str(p) for p in problems]}")
-    plain: dict[str, Any] = _plain(template)
-    return plain
-
-
-def _plain(node: Any) -> Any:
-    """cfn-lint's node classes to plain dicts, lists and strings."""
-    if isinstance(node, Mapping):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    if isinstance(node, str):
-        return str(node)
-    return node
+    try:
+        return cfn_yaml.load(path)
+    except (OSError, ValueError) as exc:
+        raise TemplateError(f"{path} could not be read: {exc}") from exc
 
 
 @dataclass

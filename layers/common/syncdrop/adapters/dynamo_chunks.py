@@ -388,13 +388,14 @@ class ChunkItems(DynamoTable):
         """
         extra_set = (
             ", results_written = :yes, rows_completed = :ok, rows_failed = :ko,"
-            " copies_enqueued = :none, copies_done = :none"
+            " copies_enqueued = :none, copies_done = :none, copies_to_make = :copies"
         )
         values: dict[str, Any] = {
             ":yes": {"BOOL": True},
             ":ok": {"N": str(completed)},
             ":ko": {"N": str(failed)},
             ":none": {"BOOL": copies == 0},
+            ":copies": {"N": str(copies)},
         }
         condition = " AND attribute_not_exists(results_written)"
         if row_keys is not None:

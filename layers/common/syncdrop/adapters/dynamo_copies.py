@@ -2,7 +2,8 @@
 
 A copy task is a slice of a chunk's rows: its rows are read with one BatchGetItem and recorded
 with one TransactWriteItems of conditional row updates, and the slice is closed with one
-UpdateItem that adds its number to the chunk's set of closed slices. The chunk item is written
+UpdateItem that adds its number to the chunk's set of closed slices and its videos to the chunk's
+counts (what progress shows, without reading the rows). The chunk item is written
 once per slice (8 times for 400 rows), never once per video: no hot item under many copies.
 Whoever closes the last slice sees the full set in that same answer and marks the chunk done.
 Tasks of the earlier one-row format still count the chunk's pending rows with a Query.
@@ -108,21 +109,34 @@ class DynamoCopyLedger:
             "ExpressionAttributeValues": values,
         }
 
-    def close_slice(self, job_id: str, chunk: int, number: int) -> SliceProgress:
-        # A number set: closing a slice twice (a redelivery) counts it once.
+    def close_slice(
+        self, job_id: str, chunk: int, number: int, *, videos: int = 0, failed: int = 0
+    ) -> SliceProgress:
+        # The slice's number joins a set, and its counts are added only by the write that
+        # adds the number: a redelivered slice's close changes nothing and reads what is there.
         try:
             answer = self._calls.call(
                 "update_item",
                 TableName=self._jobs,
                 Key=keys.chunk_key(job_id, chunk),
-                UpdateExpression="ADD copy_slices_done :slice",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":slice": {"NS": [str(number)]}},
+                UpdateExpression=(
+                    "ADD copy_slices_done :slice, copies_over :videos, copies_failed :failed"
+                ),
+                ConditionExpression="attribute_exists(pk) AND NOT contains(copy_slices_done, :n)",
+                ExpressionAttributeValues={
+                    ":slice": {"NS": [str(number)]},
+                    ":n": {"N": str(number)},
+                    ":videos": {"N": str(videos)},
+                    ":failed": {"N": str(failed)},
+                },
                 ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError:  # no such chunk: a stray task has nothing to close
-            return SliceProgress(slices_done=0, copies_done=True)
-        item = answer.get("Attributes", {})
+            item = answer.get("Attributes", {})
+        except ClientError as exc:  # only a failed condition: closed before, or no chunk
+            item = exc.response.get("Item", {})
+            if not item:  # no such chunk: a stray task has nothing to close
+                return SliceProgress(slices_done=0, copies_done=True)
         return SliceProgress(
             slices_done=len(item.get("copy_slices_done", {}).get("NS", [])),
             copies_done=bool(item.get("copies_done", {}).get("BOOL", False)),

@@ -79,7 +79,7 @@ def copy_slice(
     if (following := task.next_in_chain()) is not None:
         # Before the close: a crash between the two sends it again, never loses it.
         services.outputs().send_copies([following])
-    _close(services, task)
+    _close(services, task, _videos(rows, finished, recorded))
     gave_up = sum(1 for r in finished if r.row_key in recorded and r.error)
     for record in finished:
         if record.error and record.row_key in recorded:
@@ -122,14 +122,31 @@ def _copy_one(
     return _Copied(CopyRecord(row_key, uri, error))
 
 
-def _close(services: Services, task: CopyTask) -> None:
-    """Close the slice; the one that closes the chunk's last slice marks it done and wakes the
-    report (a redelivery that also sees them all only sends one message too many)."""
+def _videos(
+    rows: dict[str, dict[str, Any]], finished: list[CopyRecord], recorded: set[str]
+) -> tuple[int, int]:
+    """The slice's videos once it is over, and how many of them were given up on: every row
+    with a copy status, failed as recorded before or now (a row another delivery recorded
+    meanwhile counts as copied)."""
+    now_failed = {r.row_key for r in finished if r.error and r.row_key in recorded}
+    videos = [key for key, row in rows.items() if "copy_status" in row]
+    failed = sum(
+        1 for key in videos if key in now_failed or rows[key]["copy_status"] == "COPY_FAILED"
+    )
+    return len(videos), failed
+
+
+def _close(services: Services, task: CopyTask, videos: tuple[int, int] = (0, 0)) -> None:
+    """Close the slice with its counts of videos; the one that closes the chunk's last slice
+    marks it done and wakes the report (a redelivery that also sees them all only sends one
+    message too many)."""
     ledger = services.copy_ledger()
     if task.slice is None or task.slices is None:
         _chunk_may_be_done(services, task)
         return
-    progress = ledger.close_slice(task.job_id, task.chunk, task.slice)
+    progress = ledger.close_slice(
+        task.job_id, task.chunk, task.slice, videos=videos[0], failed=videos[1]
+    )
     if progress.copies_done or progress.slices_done < task.slices:
         return
     ledger.mark_copies_done(task.job_id, task.chunk)
