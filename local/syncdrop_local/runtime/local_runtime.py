@@ -204,7 +204,7 @@ class LocalRuntime:
                     front.routes[(str(props["Method"]).upper(), str(props["Path"]))] = function
                 elif source.kind == "Schedule":
                     runtime.schedules.append(function)
-        runtime.email_queue_url = runtime._capture_email()
+        runtime.email_queue_url = runtime._capture_email(controls)
         if enforce_iam and endpoint_url:
             controls.enable_iam(endpoint_url)
             runtime.enforcing = endpoint_url
@@ -224,7 +224,7 @@ class LocalRuntime:
     def webhook_url(self) -> str:
         return f"{self.front.url}/sync/webhook"
 
-    def _capture_email(self) -> str | None:
+    def _capture_email(self, controls: MotoControls) -> str | None:
         """One queue stands in for every inbox: each email subscription of the stack's topics
         (the template's and any added later, e.g. by `syncdrop subscribe`) delivers into it
         what SNS would mail that address, its filter policy applied."""
@@ -242,7 +242,6 @@ class LocalRuntime:
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
-        controls = self.controls or InProcessControls()
         for topic in topics:
             controls.deliver_email_to(topic, arn)
         return str(url)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import os
 import signal
 import subprocess  # nosec B404 # starts this interpreter on this module, an argv list only
 import sys
@@ -205,7 +204,6 @@ class MotoProcess:
             [sys.executable, "-m", __name__, config],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=dict(os.environ),
         )
         self.url = ""
         self._controls: RemoteControls | None = None
